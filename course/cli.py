@@ -1,0 +1,138 @@
+"""`course`: one command, a subcommand per job.
+
+Each subcommand parses its arguments here and calls one function in the module that does the work;
+errors that a user can fix (a bad file, a tampered contract) print one line naming what is wrong and
+exit with status 2 instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from course.config import ConfigError
+from course.contract import ContractError
+from course.runrecord import RecordError
+from course.splits import SplitError
+
+USER_ERRORS = (ConfigError, ContractError, RecordError, SplitError, FileNotFoundError, ValueError)
+
+
+def cmd_audit(args: argparse.Namespace) -> None:
+    from course import audit as audit_mod
+    from course.catalog import config_for
+    from course.contract import load_contract
+    from course.sources import find_split_file, load_raw, read_raw
+
+    course = args.course or ("real" if args.data else "synthetic")
+    config = config_for(course)
+    contract = load_contract(config, args.contract_dir)
+    spec = config.dataset
+    train_index = None
+    if args.data:
+        data = Path(args.data)
+        if data.is_dir():
+            raw_train = read_raw(find_split_file(data, spec.train_split), spec.label_column, spec.text_column)
+            raw_test = read_raw(find_split_file(data, spec.test_split), spec.label_column, spec.text_column)
+        else:
+            raw_train, raw_test = read_raw(data, spec.label_column, spec.text_column), None
+    else:
+        raw_train, raw_test = load_raw(config)
+        train_index = contract.train_indices
+    tokenizer = None
+    if args.tokenizer:
+        from course.models import load_tokenizer
+
+        tokenizer = load_tokenizer(args.tokenizer)
+    result = audit_mod.audit(raw_train, contract.labels, contract.merge_map, raw_test=raw_test,
+                             train_index=train_index, tokenizer=tokenizer, max_length=config.max_length,
+                             label_column=spec.label_column, text_column=spec.text_column)
+    print(audit_mod.format_report(result))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=1), encoding="utf-8")
+        print(f"wrote {args.json}")
+    if args.plots:
+        for path in audit_mod.plot(result, Path(args.plots)):
+            print(f"wrote {path}")
+
+
+def cmd_synthetic(args: argparse.Namespace) -> None:
+    from course.catalog import SYNTHETIC_SIZES, config_for, synthetic_course, write_real_shaped_raw
+    from course.contract import load_contract
+
+    if args.like:
+        config = config_for(args.like)
+        contract = load_contract(config, args.contract_dir)
+        out = write_real_shaped_raw(config, contract, Path(args.out), seed=args.seed)
+        print(f"wrote raw files shaped like {config.name} to {out}; use them with --data-dir / COURSE_DATA_DIR")
+        return
+    n_train, n_test = SYNTHETIC_SIZES["synthetic" if args.size == "full" else "synthetic-small"]
+    print(synthetic_course(n_train, n_test, args.seed))
+
+
+def cmd_contract(args: argparse.Namespace) -> None:
+    from course.catalog import config_for
+    from course.contract import load_contract
+
+    config = config_for(args.course)
+    contract = load_contract(config, args.contract_dir)
+    print(f"{config.name}: contract verified in {contract.folder}")
+    print(f"  {len(contract.labels)} labels, {len(contract.merge_map)} merge entries, "
+          f"{len(contract.train_indices)} train / {len(contract.val_indices)} val indices")
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from course.demo import run_demo
+
+    run_demo(Path(args.out), size=args.size)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="course", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("audit", help="audit a course's data: long tail, merges, redaction, lengths, slices")
+    p.add_argument("--course", help="'real', 'synthetic', 'synthetic-small' or a course.toml "
+                                    "(default: synthetic, or real with --data)")
+    p.add_argument("--data", help="raw data: a csv/parquet/jsonl file, or a folder with train.* and test.*")
+    p.add_argument("--contract-dir", help="folder holding the contract files (else COURSE_CONTRACT_DIR or download)")
+    p.add_argument("--tokenizer", help="tokenizer folder or hub name, for lengths in tokens")
+    p.add_argument("--json", help="write the audit as JSON here")
+    p.add_argument("--plots", help="write PNG plots into this folder")
+    p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("synthetic", help="generate the synthetic course (or raw data shaped like a real contract)")
+    p.add_argument("--size", choices=["full", "small"], default="full")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--like", help="write raw files shaped like this course's contract instead (e.g. 'real')")
+    p.add_argument("--contract-dir")
+    p.add_argument("--out", default="synthetic_raw", help="with --like: output folder")
+    p.set_defaults(func=cmd_synthetic)
+
+    p = sub.add_parser("contract", help="download (if needed) and verify a course's contract files")
+    p.add_argument("--course", default="real")
+    p.add_argument("--contract-dir")
+    p.set_defaults(func=cmd_contract)
+
+    p = sub.add_parser("demo", help="the whole harness on the embedded synthetic course, offline")
+    p.add_argument("--out", default="demo_out", help="folder for every output (default: demo_out)")
+    p.add_argument("--size", choices=["full", "small"], default="full")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except USER_ERRORS as err:
+        print(f"course {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

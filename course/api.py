@@ -119,13 +119,14 @@ def _run_predict(predict: Callable, texts: list[str], split: str, num_labels: in
     return labels, scores, seconds
 
 
-def final_evaluation(predict: Callable[[list[str]], object], run: str) -> dict:
+def final_evaluation(predict: Callable[[list[str]], object], run: str, extra: dict | None = None) -> dict:
     """Run `predict` on val and test once, write `runs/<run>.json`, and return what may be shown.
 
     `predict(list_of_texts)` returns labels or (n, NUM_LABELS) scores. The return value holds val
     metrics always and test metrics only in self-check mode (`COURSE_MODE=self-check`); in grading mode
     this process never sees test labels at all. Calling it again for the same run is allowed and
-    recorded: the record keeps a count and the earlier calls' val macro-F1.
+    recorded: the record keeps a count and the earlier calls' val macro-F1. `extra` (JSON-ready) is
+    stored under "extra": hyperparameters, per-epoch history, training cost.
     """
     path = runrecord.record_path(settings.runs_dir, run)
     st = store()
@@ -166,6 +167,7 @@ def final_evaluation(predict: Callable[[list[str]], object], run: str) -> dict:
                     for split in frames},
         "environment": runrecord.environment(),
         "access_log": list(st.log),
+        "extra": extra or {},
     }
     scores = {split: outputs[split][1] for split in frames if outputs[split][1] is not None}
     runrecord.write_record(path, record, scores or None)

@@ -17,40 +17,7 @@ from matplotlib.patches import Patch
 
 import course.slices as slices
 
-SUPPORTED_SUFFIXES = (".csv", ".parquet", ".jsonl")
 HISTOGRAM_BIN_WORDS = 5
-
-
-def read_raw_file(
-    path: Path, label_column: str = "Issue", text_column: str = "Consumer Complaint"
-) -> pd.DataFrame:
-    """Read a raw split from .csv, .parquet or .jsonl.
-
-    Rows with a missing or blank label or text are kept out rather than crashing
-    later; how many is in `attrs["dropped_empty"]`. The index keeps the file's row
-    numbers, so the course's train indices still point at the right rows.
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        # Only empty fields are missing: a complaint reading "NA" is still text.
-        frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
-    elif suffix == ".parquet":
-        frame = pd.read_parquet(path)
-    elif suffix == ".jsonl":
-        frame = pd.read_json(path, lines=True, dtype=False)  # no guessing of numbers or dates
-    else:
-        raise ValueError(f"{path}: unsupported file type {suffix!r}; supported: {', '.join(SUPPORTED_SUFFIXES)}")
-    missing = [c for c in (label_column, text_column) if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}; found columns {list(frame.columns)}")
-    label = frame[label_column].astype("string").str.strip().fillna("")
-    text = frame[text_column].astype("string").str.strip().fillna("")
-    empty = (label == "") | (text == "")
-    kept = frame.loc[~empty].copy()
-    kept[[label_column, text_column]] = kept[[label_column, text_column]].astype(str)
-    kept.attrs["dropped_empty"] = int(empty.sum())
-    return kept
 
 
 def _merge_story(
@@ -100,7 +67,7 @@ def audit(
 
     The merge story is told on all raw rows (train and test). Everything else is
     on the kept TRAIN rows: raw train rows at `train_index` (labels of the frame's
-    index, which `read_raw_file` keeps as file row numbers; all rows if None),
+    index, which `course.sources.read_raw` keeps as file row numbers; all rows if None),
     merged, and restricted to `labels`. `under_50`/`under_10` count the course's
     labels with fewer than 50/10 train rows, absent labels included, because an
     absent label is the extreme of the long tail, not a label to ignore.
@@ -124,7 +91,7 @@ def audit(
 
     result = {
         "rows": {split: len(raw) for split, raw in raws.items()},
-        "empty_rows_kept_out": {split: int(raw.attrs.get("dropped_empty", 0)) for split, raw in raws.items()},
+        "empty_texts": {split: int((raw[text_column].str.strip() == "").sum()) for split, raw in raws.items()},
         "merge": merge,
         "labels": {
             "train_rows": len(texts),
@@ -178,8 +145,8 @@ def format_report(result: dict) -> str:
     n, total = lab["train_rows"], lab["num_labels"]
     lines = ["Rows"]
     for split, rows in result["rows"].items():
-        empty = result.get("empty_rows_kept_out", {}).get(split, 0)
-        lines.append(f"  {split:<6} {rows:>9,} raw rows" + (f" ({empty:,} empty rows kept out)" if empty else ""))
+        empty = result["empty_texts"].get(split, 0)
+        lines.append(f"  {split:<6} {rows:>9,} raw rows" + (f" ({empty:,} with empty text)" if empty else ""))
 
     noop = ", ".join(repr(k) for k in merge["noop_entries"]) or "none"
     lost = ", ".join(f"{split} {k:,}" for split, k in merge["rows_lost"].items())

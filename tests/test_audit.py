@@ -7,7 +7,7 @@ import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
-from course.audit import audit, format_report, plot, read_raw_file
+from course.audit import audit, format_report, plot
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SAMPLE = SHARED / "data" / "cfpb_real_sample.csv"
@@ -132,47 +132,17 @@ def test_report_and_plots(tiny, tmp_path):
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 1000 for p in paths)
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
-def test_read_raw_file_round_trip(tmp_path, suffix):
-    frame = _frame(["A", "B", " ", "C", None], ["first, with a comma", "NA", "no label", "  ", "no label either"])
-    frame["extra"] = range(5)
-    path = tmp_path / f"raw{suffix}"
-    if suffix == ".csv":
-        frame.to_csv(path, index=False)
-    elif suffix == ".jsonl":
-        frame.to_json(path, orient="records", lines=True)
-    else:
-        frame.to_parquet(path)
-    read = read_raw_file(path)
-    assert read["Issue"].tolist() == ["A", "B"]
-    assert read["Consumer Complaint"].tolist() == ["first, with a comma", "NA"]  # "NA" is text, not missing
-    assert read.index.tolist() == [0, 1]
-    assert read.attrs["dropped_empty"] == 3
-    assert "extra" in read.columns
-
-
-def test_read_raw_file_errors(tmp_path):
-    path = tmp_path / "raw.csv"
-    pd.DataFrame({"Issue": ["A"], "text": ["t"]}).to_csv(path, index=False)
-    with pytest.raises(ValueError) as err:
-        read_raw_file(path)
-    assert "raw.csv" in str(err.value) and "'Consumer Complaint'" in str(err.value) and "'text'" in str(err.value)
-    with pytest.raises(ValueError, match=r"\.xlsx.*\.csv"):
-        read_raw_file(tmp_path / "raw.xlsx")
-
-
-def test_read_raw_file_keeps_row_numbers_for_train_index(tmp_path):
-    path = tmp_path / "raw.csv"
-    _frame(["A", "B", "A"], ["one", "", "three"]).to_csv(path, index=False)
-    read = read_raw_file(path)
-    result = audit(read, LABELS, MERGE_MAP, train_index=[1, 2])
-    assert result["labels"]["counts"] == {"A": 1, "B": 0, "C": 0}  # row 2, not the second kept row
-    assert result["empty_rows_kept_out"] == {"train": 1}
+def test_empty_texts_are_counted_and_train_index_is_by_row_number():
+    raw = _frame(["A", "B", "A"], ["one", "", "three"])
+    result = audit(raw, LABELS, MERGE_MAP, train_index=[1, 2])
+    assert result["labels"]["counts"] == {"A": 1, "B": 1, "C": 0}
+    assert result["empty_texts"] == {"train": 1}
+    assert "(1 with empty text)" in format_report(result)
 
 
 @pytest.fixture(scope="module")
 def real():
-    raw = read_raw_file(SAMPLE)
+    raw = pd.read_csv(SAMPLE, keep_default_na=False)
     labels = json.loads((CONTRACT / "label_list.json").read_text())
     merge_map = json.loads((CONTRACT / "label_merge_mapping.json").read_text())
     raw_tok, tokenizer = _tokenizer(raw["Consumer Complaint"])

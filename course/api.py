@@ -19,6 +19,7 @@ from course.catalog import cached_course, config_for
 from course.contract import load_contract
 from course.profiles import Settings, from_env
 from course.slices import slice_frame
+from course.splits import fingerprint
 
 settings: Settings = from_env()
 _store: SplitStore | None = None
@@ -104,6 +105,14 @@ def evaluate(y_true: Sequence[int], y_pred) -> dict:
                            label_names=data.contract.labels)
 
 
+def _fingerprints(st: SplitStore) -> dict[str, str]:
+    """The splits' fingerprints; where test labels are withheld, test's is taken without them."""
+    prints = dict(st.data.splits.fingerprints)
+    if st.hide_test_labels:
+        prints["test"] = fingerprint(st.data.splits.test.drop(columns=["label_name"]))
+    return prints
+
+
 def _run_predict(predict: Callable, texts: list[str], split: str, num_labels: int):
     start = time.perf_counter()
     output = predict(texts)
@@ -157,7 +166,7 @@ def final_evaluation(predict: Callable[[list[str]], object], run: str, extra: di
         "previous_calls": previous,
         "course": {"name": data.config.name, "num_labels": num_labels,
                    "contract_sha256": data.config.sha256["label_list.json"]},
-        "fingerprints": dict(data.splits.fingerprints),
+        "fingerprints": _fingerprints(st),
         "predictions": {split: {"ids": frames[split]["id"].tolist(), "labels": outputs[split][0].tolist()}
                         for split in frames},
         "metrics": {split: {k: v for k, v in m.items() if k != "per_class"} for split, m in shown.items()},

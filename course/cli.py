@@ -84,6 +84,21 @@ def cmd_contract(args: argparse.Namespace) -> None:
           f"{len(contract.train_indices)} train / {len(contract.val_indices)} val indices")
 
 
+def cmd_reference(args: argparse.Namespace) -> None:
+    from reference_solutions.weeks import run_week
+
+    out = Path(args.out or f"reference_runs/{args.profile}/{args.week}")
+    run_week(args.week, args.profile, out, seeds=args.seeds)
+    print(f"summary: {out / (args.week + '_summary.md')}")
+
+
+def cmd_bands(args: argparse.Namespace) -> None:
+    from reference_solutions.weeks import run_bands
+
+    out = Path(args.out or f"reference_runs/{args.profile}/bands")
+    run_bands(args.week, args.pipeline, args.profile, args.seeds, out)
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from course.demo import run_demo
 
@@ -116,6 +131,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--course", default="real")
     p.add_argument("--contract-dir")
     p.set_defaults(func=cmd_contract)
+
+    p = sub.add_parser("reference", help="run a week's reference pipelines and write its summary table")
+    p.add_argument("week", help="week1, week2, ...")
+    p.add_argument("--profile", choices=["smoke", "full"], default="smoke")
+    p.add_argument("--seeds", type=int, default=1, help="seeds per pipeline (the noise pipeline runs at least 3)")
+    p.add_argument("--out", help="output folder (default reference_runs/<profile>/<week>)")
+    p.set_defaults(func=cmd_reference)
+
+    p = sub.add_parser("bands", help="run one reference pipeline over seeds and write its band")
+    p.add_argument("--week", required=True)
+    p.add_argument("--pipeline", required=True)
+    p.add_argument("--profile", choices=["smoke", "full"], default="smoke")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--out", help="folder for the runs (default reference_runs/<profile>/bands)")
+    p.set_defaults(func=cmd_bands)
 
     p = sub.add_parser("demo", help="the whole harness on the embedded synthetic course, offline")
     p.add_argument("--out", default="demo_out", help="folder for every output (default: demo_out)")

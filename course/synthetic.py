@@ -348,6 +348,8 @@ _PRIOR_EXPONENT, _PRIOR_CUTOFF = 0.9, 35.0  # p(rank r) ~ r^-0.9 exp(-r/35): hea
 _OLD_FORM_SHARE = 0.30  # of a merge target's rows, how many carry an old-form label
 _MEDIAN_WORDS, _LENGTH_SIGMA = 47.0, 0.9  # lognormal length; a few texts pass 300 words
 _CLASS_RATE, _FAMILY_RATE = 0.13, 0.12  # mean share of class-specific and family words per text
+_SIGNAL_SHAPE = 1.5  # Beta shape of the per-text class rate: small = many texts with no signal
+_SIBLING_SHARE = 0.3  # texts written as another issue of the same family (consumers pick loosely)
 _REDACTED_SHARE, _DOLLAR_SHARE = 0.63, 0.25  # texts with XXXX; of those, texts with {$XXX}
 _REDACT_RATE = 0.03  # extra redaction tokens per word in redacted texts
 _NUMERIC_SHARE = 0.18  # texts with an unredacted amount, year or account number
@@ -486,7 +488,7 @@ def _texts(y: np.ndarray, vocab: _Vocabulary, rng: np.random.Generator) -> list[
     n_words = len(row)
 
     # Each text has its own signal rate: some are vivid, some say nothing specific.
-    class_rate = rng.beta(1.5, 1.5 * (1 / _CLASS_RATE - 1), n)[row]
+    class_rate = rng.beta(_SIGNAL_SHAPE, _SIGNAL_SHAPE * (1 / _CLASS_RATE - 1), n)[row]
     u = rng.random(n_words)
     is_class = u < class_rate
     is_family = ~is_class & (u < class_rate + _FAMILY_RATE)
@@ -535,6 +537,22 @@ def _raw_labels(y: np.ndarray, plan: LabelPlan, rng: np.random.Generator) -> np.
     return labels
 
 
+def _siblings(y: np.ndarray, prior: np.ndarray, family: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The class each text is written as: its own, or for some rows a same-family issue drawn by prior.
+
+    Real complainants pick among overlapping issues, so related labels share texts; this caps
+    accuracy and makes the rare issues of a family hard to tell from its common ones.
+    """
+    n_kept = len(prior)
+    written = y.copy()
+    swap = (rng.random(len(y)) < _SIBLING_SHARE) & (y < n_kept)
+    for f in np.unique(family[:n_kept]):
+        members = np.flatnonzero(family[:n_kept] == f)
+        rows = np.flatnonzero(swap & (family[y] == f))
+        written[rows] = rng.choice(members, size=len(rows), p=prior[members] / prior[members].sum())
+    return written
+
+
 def generate_raw(plan: LabelPlan, n_train: int, n_test: int, seed: int = 0, *,
                  uncovered_train: Sequence[int] | None = None, n_test_dropped: int = 7
                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -561,7 +579,8 @@ def generate_raw(plan: LabelPlan, n_train: int, n_test: int, seed: int = 0, *,
         y = rng.choice(n_kept, size=n, p=prior)
         y[dropped_rows] = n_kept + rng.permutation(len(dropped_rows)) % n_dropped
         frames.append(pd.DataFrame({"Issue": _raw_labels(y, plan, rng),
-                                    "Consumer Complaint": _texts(y, vocab, rng)}))
+                                    "Consumer Complaint": _texts(_siblings(y, prior, vocab.family, rng),
+                                                                 vocab, rng)}))
     return frames[0], frames[1]
 
 

@@ -10,6 +10,7 @@ import course
 from course import api, metrics
 from course.runrecord import RecordError, read_record
 from course.models import smoke_tokenizer
+from course.splits import fingerprint
 
 
 @pytest.fixture
@@ -122,6 +123,11 @@ def test_grading_mode_hides_test_labels(student, tmp_path):
     assert "label" not in test.columns and "label_name" not in test.columns
     shown = course.final_evaluation(lambda texts: [0] * len(texts), run="graded")
     assert "test" not in shown
+    record = read_record(tmp_path / "runs" / "graded.json")
+    splits = student.store().data.splits
+    assert record["fingerprints"]["test"] == fingerprint(splits.test.drop(columns=["label_name"]))
+    assert record["fingerprints"]["test"] != splits.fingerprints["test"]
+    assert "test" not in record["metrics"]
 
 
 def test_second_call_is_recorded(student, tmp_path):

@@ -1,0 +1,1 @@
+"""The grader: integrity checks, sandboxed re-execution and scoring of student notebooks."""

@@ -22,7 +22,7 @@ _LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", ""}
 
 
 def _is_local(host: object) -> bool:
-    """True for loopback and wildcard (bind-to-all) names and addresses; False for anything that needs the network."""
+    """True for loopback and wildcard (bind-to-all) names and addresses: nothing that needs the network."""
     if isinstance(host, bytes):
         host = host.decode(errors="replace")
     if host is None:
@@ -89,5 +89,5 @@ def install() -> None:
     socket.gethostbyname_ex = guarded_gethostbyname_ex
 
 
-if __name__ == "sitecustomize":  # installed only where the sandbox put this file; importing it elsewhere is harmless
+if __name__ == "sitecustomize":  # only where the sandbox put this file; imported as a module it stays inert
     install()

@@ -1,4 +1,4 @@
-"""Re-execute a student notebook in a sandbox: a scratch copy, a child process, no network, memory and time limits.
+"""Re-execute a student notebook in a sandbox: scratch copy, child process, no network, memory and time limits.
 
 Grading layer 4 (DESIGN.md "Grading") re-runs every submission, and a bad one (a crash, a hang, a memory
 bomb, a download, a corrupt file) must end as one clear status for that notebook and never take the grader
@@ -6,16 +6,24 @@ or the rest of the batch down (DESIGN.md "Bad input"). So:
 
 * the notebook runs from a fresh copy in `workdir` (its cwd), with HOME inside it, so the original and the
   grader's own files and caches stay out of reach of ordinary code;
-* nbclient runs in a child process (`python -m grader.sandbox JOB`) that writes a JSON verdict; the kernel
-  is the child's child and inherits its limits (RLIMIT_AS for memory, no core dumps);
-* where `unshare` works, the child runs in fresh network, PID and mount namespaces: only a loopback
-  interface exists (brought up here, since nbclient talks to the kernel over ZMQ on 127.0.0.1), and
-  when the child ends the kernel ends, with every process the notebook started ("netns"). Elsewhere a
-  Python socket guard is loaded into every Python process of the notebook ("socket-guard", see
-  `grader._kernel_guard`) and the child, a subreaper, kills what the notebook left behind;
+* nbclient runs in a child process (`python -m grader.sandbox JOB`); the kernel is the child's child and
+  inherits its limits (RLIMIT_AS for memory, no core dumps). When nbclient is done the child kills every
+  process the notebook left behind, then writes the executed notebook and a JSON verdict, so nothing the
+  notebook started can touch either; the parent believes the verdict only if the child exited with 0;
+* where `unshare` works, the child runs in fresh network, PID and mount namespaces ("netns"): the only
+  interface is loopback (brought up here: nbclient talks to the kernel over ZMQ on 127.0.0.1), and when
+  the child ends, every process in its namespace ends. Elsewhere ("socket-guard") a Python socket guard
+  (`grader._kernel_guard`) loads into every Python process of the notebook, and the child is a subreaper
+  so that what the notebook detaches is still its descendant;
 * time: each cell gets `cell_timeout_s`, capped by what remains of `timeout_s`, inside the child (so the
   verdict names the cell and the outputs so far are kept); the parent kills the whole tree if the child
-  itself outlives `timeout_s` by a grace period.
+  itself outlives `timeout_s` by GRACE_S.
+
+Limits it cannot enforce: memory is address space per process (a notebook's subprocesses each get
+`memory_mb`; CUDA reserves far more address space than it uses, so a GPU run needs `memory_mb=0`, no limit);
+no CPU, disk or process-count quota; code runs as the grader's user, so files outside `workdir` are only
+as safe as their permissions; the socket guard stops Python sockets only (not `!curl` or C code), and in
+that mode a notebook that kills the child can leave detached processes running.
 """
 
 from __future__ import annotations
@@ -32,16 +40,20 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import nbformat
 import psutil
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 GUARD_SOURCE = Path(__file__).with_name("_kernel_guard.py")
-GRACE_S = 10.0  # the child stops itself at timeout_s; the parent's kill is the backstop for a stuck child
+GRACE_S = 5.0  # the child stops itself at timeout_s; the parent's kill is the backstop for a stuck child
 STDERR_TAIL = 4000  # characters of the child's (and kernel's) stderr kept for a verdict
 STATUSES = ("ok", "error", "timeout", "memory", "dead-kernel", "corrupt", "network")
 
@@ -86,10 +98,11 @@ def execute_notebook(notebook: Path, workdir: Path, *, env: dict[str, str] | Non
     Never raises for a bad notebook: every failure of the submission is an ExecResult. It raises for the
     caller's mistakes only (a non-empty workdir, a missing copy_files entry, an unknown isolation).
     `env` adds to (and overrides) the kernel's defaults: HOME in workdir, HF_HUB_OFFLINE=1, MPLBACKEND=Agg,
-    OMP_NUM_THREADS=1. `isolation`: "auto" (netns where available, else socket-guard), "netns" (required),
-    or "socket-guard".
+    OMP_NUM_THREADS=1. `memory_mb` <= 0 sets no memory limit. `isolation`: "auto" (netns where available,
+    else socket-guard), "netns" (required), or "socket-guard".
     """
     started = time.monotonic()
+    prefix = _choose_isolation(isolation)
     notebook, workdir = Path(notebook), Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     if any(workdir.iterdir()):
@@ -104,21 +117,23 @@ def execute_notebook(notebook: Path, workdir: Path, *, env: dict[str, str] | Non
         else:
             shutil.copy2(source, workdir / source.name)  # raises for a missing copy_files entry
     copy = workdir / notebook.name
+    (workdir / ".home").mkdir()
 
-    prefix = _choose_isolation(isolation)
     mode = "netns" if prefix else "socket-guard"
     output = workdir / f"{notebook.stem}.executed.ipynb"
-    control = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))  # the verdict lives outside the notebook's reach
+    control = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))  # job, verdict and logs: not among the notebook's files
     try:
         job = {"notebook": str(copy), "output": str(output), "result": str(control / "result.json"),
                "stderr": str(control / "stderr.log"), "workdir": str(workdir), "kernel_name": kernel_name,
                "total_s": timeout_s, "timeout_s": timeout_s - (time.monotonic() - started),
-               "cell_timeout_s": cell_timeout_s,
-               "memory_mb": memory_mb, "netns": bool(prefix)}
+               "cell_timeout_s": cell_timeout_s, "memory_mb": memory_mb, "netns": bool(prefix)}
         (control / "job.json").write_text(json.dumps(job))
+        guard_dir = None
         if not prefix:
-            shutil.copy(GUARD_SOURCE, control / "sitecustomize.py")
-        child_env = _kernel_env(workdir, env or {}, guard_dir=None if prefix else control)
+            guard_dir = control / "guard"
+            guard_dir.mkdir()
+            shutil.copy(GUARD_SOURCE, guard_dir / "sitecustomize.py")
+        child_env = _kernel_env(workdir, env or {}, guard_dir)
         command = [*prefix, sys.executable, "-P", "-m", "grader.sandbox", str(control / "job.json")]
         with open(control / "stderr.log", "wb") as stderr:
             child = subprocess.Popen(command, cwd=workdir, env=child_env, stdin=subprocess.DEVNULL,
@@ -139,6 +154,8 @@ def execute_notebook(notebook: Path, workdir: Path, *, env: dict[str, str] | Non
 
 def _notebook_problem(path: Path) -> str | None:
     """What makes `path` unusable as an nbformat 4 notebook, or None if it is one."""
+    import nbformat
+
     try:
         text = path.read_text(encoding="utf-8")
         raw = json.loads(text)
@@ -150,7 +167,9 @@ def _notebook_problem(path: Path) -> str | None:
     if not isinstance(raw.get("cells"), list):
         return "it has no list of cells"
     try:
-        nbformat.validate(nbformat.reads(text, as_version=4))
+        with warnings.catch_warnings():  # e.g. cells without ids: nbformat adds them, the kernel does not care
+            warnings.simplefilter("ignore")
+            nbformat.validate(nbformat.reads(text, as_version=4))
     except Exception as error:  # nbformat raises several unrelated types for a malformed notebook
         return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
     return None
@@ -182,7 +201,7 @@ def _netns_prefix() -> tuple[str, ...]:
         prefix = (unshare, *user, "--net", "--pid", "--mount-proc", "--fork", "--kill-child")
         try:
             probe = subprocess.run([*prefix, sys.executable, "-P", "-m", "grader.sandbox", "--probe"],
-                                   env=_kernel_env(Path(tempfile.gettempdir()), {}, guard_dir=None),
+                                   env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(PROJECT_ROOT)},
                                    capture_output=True, timeout=30)
         except (OSError, subprocess.TimeoutExpired):
             continue
@@ -210,13 +229,17 @@ def _kernel_env(workdir: Path, extra: dict[str, str], guard_dir: Path | None) ->
 
 
 def _read_verdict(control: Path, returncode: int) -> dict:
-    """The child's verdict, or one made up from its exit code and stderr when it died before writing one."""
-    try:
-        return json.loads((control / "result.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        pass
+    """The child's verdict if it exited normally, else one made up from its exit code and stderr.
+
+    A child that died (or was killed by the notebook) wrote nothing trustworthy: any result file is ignored.
+    """
+    if returncode == 0:
+        try:
+            return json.loads((control / "result.json").read_text())
+        except (OSError, json.JSONDecodeError):
+            pass
     tail = _tail(control / "stderr.log")
-    how = f"was killed by {signal.Signals(-returncode).name}" if returncode < 0 else f"exited with code {returncode}"
+    how = f"was killed by {signal.Signals(-returncode).name}" if returncode < 0 else f"exited with {returncode}"
     status = "memory" if any(marker in tail for marker in MEMORY_MARKERS) else "dead-kernel"
     last = tail.strip().splitlines()[-1] if tail.strip() else "no output"
     return {"status": status, "cell": None,
@@ -260,24 +283,32 @@ def _tail(path: Path) -> str:
 # --- the child process -------------------------------------------------------------------------------------
 
 def _child(job_path: str) -> int:
-    """Run one job: set limits, execute the notebook, write the partial notebook and the verdict."""
+    """Run one job: set limits, execute the notebook, kill what it left, write the notebook and the verdict."""
+    # jsonschema (imported by nbformat) loads the optional rfc3987_syntax, which builds a grammar at import:
+    # 1.7 s of every sandbox start here, for IRI formats no notebook schema uses. The child does without.
+    sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
+    import nbformat
+
     job = json.loads(Path(job_path).read_text())
     if job["netns"]:
         _bring_loopback_up()
     else:
-        ctypes.CDLL(None, use_errno=True).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: orphans of the notebook come here
-    limit = int(job["memory_mb"]) * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        ctypes.CDLL(None).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: what the notebook detaches stays our descendant
+    if job["memory_mb"] > 0:
+        limit = int(job["memory_mb"]) * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    nb = nbformat.read(job["notebook"], as_version=4)
     try:
-        verdict = _execute(job)
+        verdict = _execute(job, nb)
     finally:
-        if not job["netns"]:
-            for orphan in psutil.Process().children(recursive=True):
-                try:
-                    orphan.kill()
-                except psutil.NoSuchProcess:
-                    pass
+        # /proc is this namespace's own in netns mode (--mount-proc), so these are the notebook's processes
+        for leftover in psutil.Process().children(recursive=True):
+            try:
+                leftover.kill()
+            except psutil.NoSuchProcess:
+                pass
+    nbformat.write(nb, job["output"])
     partial = Path(job["result"] + ".part")
     partial.write_text(json.dumps(verdict))
     partial.replace(job["result"])
@@ -295,17 +326,16 @@ def _bring_loopback_up() -> None:
         fcntl.ioctl(sock, 0x8914, struct.pack("16sh", b"lo", flags | 0x1))
 
 
-def _execute(job: dict) -> dict:
-    """Execute the notebook with nbclient; return the verdict as a dict of status, message, cell."""
+def _execute(job: dict, nb: NotebookNode) -> dict:
+    """Execute `nb` in place with nbclient; return the verdict as a dict of status, message, cell."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     deadline = time.monotonic() + float(job["timeout_s"])
     cell_limit = float(job["cell_timeout_s"])
-    nb = nbformat.read(job["notebook"], as_version=4)
     state: dict = {"cell": None, "by_total": False, "kernel": None}
 
-    def cell_timeout(cell: nbformat.NotebookNode) -> float:
+    def cell_timeout(cell: NotebookNode) -> float:
         remaining = deadline - time.monotonic()
         state["by_total"] = remaining < cell_limit
         return max(min(remaining, cell_limit), 0.01)  # nbclient reads 0 as "no limit"
@@ -315,11 +345,11 @@ def _execute(job: dict) -> dict:
         startup_timeout=max(1, int(min(60.0, deadline - time.monotonic()))), shutdown_kernel="immediate",
         resources={"metadata": {"path": job["workdir"]}},
         on_cell_start=lambda cell, cell_index: state.update(cell=cell_index),
-        on_notebook_start=lambda notebook: state.update(kernel=client.km.provisioner.process))
+        on_notebook_start=lambda notebook: state.update(kernel=getattr(client.km.provisioner, "process", None)))
     try:
         client.execute(cwd=job["workdir"])
         code_cells = sum(cell.cell_type == "code" for cell in nb.cells)
-        return {"status": "ok", "cell": None, "message": f"All {code_cells} code cells ran."}
+        return {"status": "ok", "cell": None, "message": f"The notebook ran to the end ({code_cells} code cells)."}
     except CellTimeoutError:
         index = state["cell"]
         if state["by_total"]:
@@ -339,14 +369,12 @@ def _execute(job: dict) -> dict:
                 "message": f"The kernel died while running {_name(nb, index)}{how}."}
     except CellExecutionError as error:
         return _cell_error(nb, state["cell"], error.ename, error.evalue, error.traceback, job["memory_mb"])
-    except Exception as error:  # the kernel could not start, or nbclient failed: no cell is to blame
-        return {"status": "dead-kernel", "cell": state["cell"],
+    except Exception as error:  # the kernel could not start (in time), or nbclient failed
+        return {"status": "timeout" if time.monotonic() >= deadline else "dead-kernel", "cell": state["cell"],
                 "message": f"The kernel could not run the notebook: {type(error).__name__}: {error}"}
-    finally:
-        nbformat.write(nb, job["output"])
 
 
-def _cell_error(nb: nbformat.NotebookNode, index: int, ename: str, evalue: str, traceback: str,
+def _cell_error(nb: NotebookNode, index: int, ename: str, evalue: str, traceback: str,
                 memory_mb: int) -> dict:
     """Classify a cell's exception as network, memory or a plain error, and say so in one sentence."""
     text = _ANSI.sub("", f"{ename}: {evalue}\n{traceback}")
@@ -368,13 +396,13 @@ def _where(traceback: str) -> str:
     return f" ({frames[-1]})" if frames else ""
 
 
-def _name(nb: nbformat.NotebookNode, index: int | None) -> str:
-    """'cell 3 (`first line of its code`)', so a student finds the cell without counting."""
+def _name(nb: NotebookNode, index: int | None) -> str:
+    """'Cell 3 (`first line of its code`)', so a student finds the cell without counting."""
     if index is None:
         return "the notebook"
     source = nb.cells[index].source.strip().splitlines()
     first = source[0][:60] if source else ""
-    return f"cell {index} (`{first}`)"
+    return f"Cell {index} (`{first}`)"
 
 
 def _probe() -> int:

@@ -241,10 +241,9 @@ def load_model(name: str, tokenizer, labels: list[str]) -> torch.nn.Module:
     """A sequence classifier with one output per course label: a tiny config with random weights, or
     pretrained weights with a freshly initialised classification head."""
     try:
-        model = models.build_classifier(name, len(labels), tokenizer, labels)
+        return models.build_classifier(name, len(labels), tokenizer, labels)
     except OSError as err:
         raise _not_available(name, err) from err
-    return model
 
 
 # ---------------------------------------------------------------------------------------------------

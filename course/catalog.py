@@ -7,6 +7,7 @@ contract's hashes. From there on it goes through the same loader as the real cou
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -24,7 +25,6 @@ from course.splits import Splits, build_splits
 
 FULL_SIZE = (64_292, 21_439)
 SYNTHETIC_SIZES = {"synthetic": FULL_SIZE, "synthetic-small": (6_430, 2_144)}
-GENERATOR_VERSION = 1  # bump when synthetic.py changes what it writes, so caches rebuild
 
 
 @dataclass(frozen=True)
@@ -68,9 +68,14 @@ def write_course(out_dir: Path, name: str, raw_train, raw_test, contract_files: 
     return out_dir / "course.toml"
 
 
+def generator_version() -> str:
+    """A hash of the generator's source: a cached course is rebuilt whenever synthetic.py changes."""
+    return hashlib.sha256(Path(synthetic.__file__).read_bytes()).hexdigest()[:10]
+
+
 def synthetic_course(n_train: int, n_test: int, seed: int = 0) -> Path:
     """The course.toml of a synthetic course of this size and seed, generating it on first use."""
-    folder = cache_root() / "synthetic" / f"v{GENERATOR_VERSION}-{n_train}-{n_test}-seed{seed}"
+    folder = cache_root() / "synthetic" / f"{generator_version()}-{n_train}-{n_test}-seed{seed}"
     if (folder / "course.toml").is_file():
         return folder / "course.toml"
     folder.parent.mkdir(parents=True, exist_ok=True)

@@ -99,6 +99,55 @@ def cmd_bands(args: argparse.Namespace) -> None:
     run_bands(args.week, args.pipeline, args.profile, args.seeds, out)
 
 
+def cmd_release(args: argparse.Namespace) -> None:
+    from grader import nbgrader_course
+
+    root = nbgrader_course.init_course(Path(args.course_dir).resolve(), [args.week])
+    released = nbgrader_course.release(root, args.week)
+    print(f"released {args.week}: {', '.join(p.name for p in sorted(released.glob('*.ipynb')))} in {released}")
+
+
+def cmd_collect(args: argparse.Namespace) -> None:
+    from grader import nbgrader_course, grade
+
+    root = Path(args.course_dir).resolve()
+    if args.moodle_zip:
+        spec = grade.load_spec(args.week)
+        students = nbgrader_course.import_moodle_zip(root, args.week, Path(args.moodle_zip), spec["notebooks"])
+        (root / "students.json").write_text(json.dumps(students, indent=1), encoding="utf-8")
+        print(f"imported {len(students)} submission(s) from {args.moodle_zip}")
+    else:
+        print(nbgrader_course.nbgrader(root, "collect", args.week, "--update"))
+
+
+def cmd_grade(args: argparse.Namespace) -> None:
+    from grader import grade
+
+    root = Path(args.course_dir).resolve()
+    names_file = root / "students.json"
+    names = json.loads(names_file.read_text(encoding="utf-8")) if names_file.is_file() else {}
+    results = grade.grade_week(root, args.week, workers=args.workers, names=names)
+    print(grade.format_table(results))
+    print(f"results: {root / 'results' / args.week}")
+
+
+def cmd_feedback(args: argparse.Namespace) -> None:
+    from grader import nbgrader_course
+
+    root = Path(args.course_dir).resolve()
+    nbgrader_course.feedback(root, args.week)
+    print(f"feedback: {root / 'feedback'}")
+
+
+def cmd_check(args: argparse.Namespace) -> None:
+    from grader.selfcheck import format_report, run_self_check
+
+    items = run_self_check(Path(args.notebook))
+    print(format_report(items, Path(args.notebook)))
+    if not all(item.passed for item in items):
+        raise SystemExit(1)
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from course.demo import run_demo
 
@@ -146,6 +195,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--out", help="folder for the runs (default reference_runs/<profile>/bands)")
     p.set_defaults(func=cmd_bands)
+
+    for name, helptext, func in (("release", "nbgrader generate + release of a week's notebooks", cmd_release),
+                                 ("collect", "collect submissions (nbgrader exchange, or a Moodle zip)", cmd_collect),
+                                 ("grade", "autograde, integrity layers and band scoring for every submission", cmd_grade),
+                                 ("feedback", "nbgrader feedback pages for a graded week", cmd_feedback)):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("week")
+        p.add_argument("--course-dir", default="course_dir", help="the nbgrader course directory")
+        p.set_defaults(func=func)
+        if name == "collect":
+            p.add_argument("--moodle-zip", help="Moodle's 'download all submissions' zip")
+        if name == "grade":
+            p.add_argument("--workers", type=int, default=1)
+
+    p = sub.add_parser("check", help="self-check: run a notebook's public checks before submitting")
+    p.add_argument("notebook")
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("demo", help="the whole harness on the embedded synthetic course, offline")
     p.add_argument("--out", default="demo_out", help="folder for every output (default: demo_out)")

@@ -56,8 +56,43 @@ def run_demo(out: Path, size: str = "full") -> dict:
     print(f"val: accuracy {val['accuracy']:.4f}, macro-F1 {val['macro_f1']:.4f}, "
           f"zero-F1 classes {val['zero_f1_classes']} of {len(data.contract.labels)}")
 
+    banner("4. Reference solutions: fast TF-IDF and the fine-tuning engine")
+    api.configure(max_train_examples=None)
+    from reference_solutions.baselines import run_baseline
+    from reference_solutions.engine import TrainConfig, train
+
+    tfidf = run_baseline("fast_tfidf", run="week1_tfidf_fast")
+    print(f"fast TF-IDF on {sizes['train']:,} train rows: val macro-F1 {tfidf['val']['macro_f1']:.4f}")
+    api.configure(course="synthetic-small", max_train_examples=2000)
+    config = TrainConfig.from_settings(api.settings, epochs=2, output_dir=out / "checkpoints" / "engine",
+                                       disable_progress=True)
+    tuned = train(config, run="week1_tiny_modernbert")
+    print(f"tiny ModernBERT (smoke profile): best epoch {tuned.best_epoch}, val macro-F1 "
+          f"{tuned.best_val_macro_f1:.4f}, {tuned.train_examples_per_s:.0f} examples/s")
+
+    banner("5. Week 1: release, a simulated class of seven, grading")
+    results = grade_simulated_class(out / "course_dir")
+
     banner("Outputs")
     print(f"everything is in {out}")
-    for path in [out / "audit.json", *plots, Path(shown["record"])]:
+    for path in [out / "audit.json", *plots, Path(shown["record"]), out / "course_dir" / "results" / "week1"]:
         print(f"  {Path(path).relative_to(out)}")
-    return {"out": out, "audit": result, "majority": shown}
+    return {"out": out, "audit": result, "majority": shown, "grades": results}
+
+
+def grade_simulated_class(root: Path, workers: int = 2) -> list:
+    """Release week 1 with nbgrader, submit the simulated class, grade it and print the table."""
+    from grader import grade, nbgrader_course, simulated_class
+
+    nbgrader_course.init_course(root, ["week1"])
+    released = nbgrader_course.release(root, "week1")
+    print(f"released: {released}")
+    for student in simulated_class.STUDENTS:
+        notebook = simulated_class.write_submission(student, root / "incoming" / student)
+        nbgrader_course.submit(root, "week1", student, [notebook])
+    start = time.perf_counter()
+    results = grade.grade_week(root, "week1", workers=workers)
+    print(grade.format_table(results))
+    print(f"graded {len(results)} submissions in {time.perf_counter() - start:.0f} s with {workers} workers; "
+          f"results in {root / 'results' / 'week1'}")
+    return results

@@ -62,28 +62,30 @@ def load_tokenizer(name: str, course_name: str | None = None, train_texts: Itera
 
 
 def build_classifier(name: str, num_labels: int, tokenizer, labels: list[str] | None = None, **config_overrides):
-    """A sequence classifier for `name`: a tiny config (random init) or a pretrained hub model."""
+    """A sequence classifier for `name`: a tiny config (random init) or a pretrained hub model.
+
+    `config_overrides` replace the tiny configs' defaults (e.g. hidden_size, num_hidden_layers)."""
     import transformers
 
     id2label = {i: label for i, label in enumerate(labels)} if labels else None
     label2id = {label: i for i, label in enumerate(labels)} if labels else None
     if name == "tiny-modernbert":
-        config = transformers.ModernBertConfig(
-            vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-            num_attention_heads=4, max_position_embeddings=512, global_attn_every_n_layers=2,
-            local_attention=64, pad_token_id=tokenizer.pad_token_id, cls_token_id=tokenizer.cls_token_id,
-            sep_token_id=tokenizer.sep_token_id, bos_token_id=tokenizer.cls_token_id,
-            eos_token_id=tokenizer.sep_token_id, num_labels=num_labels, id2label=id2label,
-            label2id=label2id, **config_overrides,
-        )
+        config = transformers.ModernBertConfig(**{
+            **dict(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                   num_attention_heads=4, max_position_embeddings=512, global_attn_every_n_layers=2,
+                   local_attention=64, pad_token_id=tokenizer.pad_token_id, cls_token_id=tokenizer.cls_token_id,
+                   sep_token_id=tokenizer.sep_token_id, bos_token_id=tokenizer.cls_token_id,
+                   eos_token_id=tokenizer.sep_token_id, num_labels=num_labels, id2label=id2label,
+                   label2id=label2id),
+            **config_overrides})
         return transformers.ModernBertForSequenceClassification(config)
     if name == "tiny-qwen2":
-        config = transformers.Qwen2Config(
-            vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-            num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-            pad_token_id=tokenizer.pad_token_id, num_labels=num_labels, id2label=id2label,
-            label2id=label2id, **config_overrides,
-        )
+        config = transformers.Qwen2Config(**{
+            **dict(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                   num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                   pad_token_id=tokenizer.pad_token_id, num_labels=num_labels, id2label=id2label,
+                   label2id=label2id),
+            **config_overrides})
         return transformers.Qwen2ForSequenceClassification(config)
     model = transformers.AutoModelForSequenceClassification.from_pretrained(
         name, num_labels=num_labels, id2label=id2label, label2id=label2id, **config_overrides)

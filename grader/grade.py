@@ -157,7 +157,7 @@ def _grade(root: Path, week: str, student: str, spec: dict, profile: str, result
     broken = []
     for name in spec["notebooks"]:
         path = submitted / name
-        problem = sandbox._notebook_problem(path) if path.is_file() else f"{path.name} was not submitted"
+        problem = sandbox.notebook_problem(path) if path.is_file() else f"{path.name} was not submitted"
         if problem:
             broken.append(Finding("submission", "unreadable-notebook", "major", f"{name}: {problem}"))
         else:

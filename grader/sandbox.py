@@ -107,7 +107,7 @@ def execute_notebook(notebook: Path, workdir: Path, *, env: dict[str, str] | Non
     workdir.mkdir(parents=True, exist_ok=True)
     if any(workdir.iterdir()):
         raise ValueError(f"workdir {workdir} must be new or empty: the sandbox runs from a fresh copy")
-    problem = _notebook_problem(notebook)
+    problem = notebook_problem(notebook)
     if problem is not None:
         return ExecResult("corrupt", f"{notebook} is not a valid notebook: {problem}", None,
                           time.monotonic() - started, None, "none")
@@ -152,7 +152,7 @@ def execute_notebook(notebook: Path, workdir: Path, *, env: dict[str, str] | Non
                       output if output.exists() else None, mode)
 
 
-def _notebook_problem(path: Path) -> str | None:
+def notebook_problem(path: Path) -> str | None:
     """What makes `path` unusable as an nbformat 4 notebook, or None if it is one."""
     import nbformat
 
@@ -239,7 +239,7 @@ def _read_verdict(control: Path, returncode: int) -> dict:
         except (OSError, json.JSONDecodeError):
             pass
     tail = _tail(control / "stderr.log")
-    how = f"was killed by {signal.Signals(-returncode).name}" if returncode < 0 else f"exited with {returncode}"
+    how = f"was killed by {_signal_name(-returncode)}" if returncode < 0 else f"exited with {returncode}"
     status = "memory" if any(marker in tail for marker in MEMORY_MARKERS) else "dead-kernel"
     last = tail.strip().splitlines()[-1] if tail.strip() else "no output"
     return {"status": status, "cell": None,
@@ -269,6 +269,13 @@ def _kill_tree(process: subprocess.Popen) -> None:
         except psutil.NoSuchProcess:
             pass
     process.wait()
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def _tail(path: Path) -> str:
@@ -360,7 +367,7 @@ def _execute(job: dict, nb: NotebookNode) -> dict:
     except DeadKernelError:
         index = state["cell"]
         code = state["kernel"].poll() if state["kernel"] else None
-        how = f" (killed by {signal.Signals(-code).name})" if code and code < 0 else ""
+        how = f" (killed by {_signal_name(-code)})" if code and code < 0 else ""
         if any(marker in _tail(Path(job["stderr"])) for marker in MEMORY_MARKERS):
             return {"status": "memory", "cell": index,
                     "message": f"The kernel ran out of memory (limit {job['memory_mb']} MB) and died "

@@ -75,6 +75,7 @@ model.fit(train_ds["text"], train_ds["label"])
 }
 STUDENTS = ("honest", *MODEL_CELLS, "corrupt")
 SOLUTION_MARK = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*\n?", re.MULTILINE)
+HIDDEN_TESTS = re.compile(r"^\s*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\s*\n?", re.MULTILINE | re.DOTALL)
 
 
 def write_submission(student: str, out_dir: Path, week: str = "week1", notebook: str = "week1_lab.ipynb") -> Path:
@@ -86,7 +87,7 @@ def write_submission(student: str, out_dir: Path, week: str = "week1", notebook:
         return path
     nb = nbformat.read(SOURCE / week / notebook, as_version=4)
     for cell in nb.cells:
-        cell.source = SOLUTION_MARK.sub("", cell.source)
+        cell.source = SOLUTION_MARK.sub("", HIDDEN_TESTS.sub("", cell.source))  # as released, then solved
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         if grade_id == "tfidf" and student in MODEL_CELLS:
             body = MODEL_CELLS[student] + '''val_metrics = evaluate(val_ds["label"], model.predict(val_ds["text"]))

@@ -50,7 +50,7 @@ RULES: dict[str, tuple[str, str]] = {
     "final-eval-before-training-ends": ("major", "training in a cell run after final_evaluation"),
     "label-encoder-all": ("minor", "a label encoder fitted on labels from several splits"),
     "final-eval-repeated": ("minor", "final_evaluation called again for the same run"),
-    "syntax-error": ("info", "a cell that does not parse; static checks skipped it"),
+    "syntax-error": ("info", "code that does not parse (or nests too deeply); static checks skipped it"),
 }
 
 Taint = dict[str, str]  # kind -> where it came from, quoted in messages
@@ -74,8 +74,8 @@ _METRICS = {"evaluate", "f1_score", "accuracy_score", "precision_score", "recall
             "confusion_matrix", "precision_recall_fscore_support", "balanced_accuracy_score", "log_loss",
             "roc_auc_score", "top_k_accuracy_score", "matthews_corrcoef", "cohen_kappa_score", "summary",
             "score", "compute"}
-_SELECTORS = {"max", "min", "sorted", "argmax", "argmin", "nanargmax", "nanargmin", "idxmax", "idxmin",
-              "nlargest", "nsmallest", "sort_values", "most_common"}
+_PICKERS = {"max", "min", "argmax", "argmin", "nanargmax", "nanargmin", "idxmax", "idxmin"}
+_SORTERS = {"sorted", "sort_values", "nlargest", "nsmallest", "most_common"}  # pick only when indexed: [0], [-1]
 _MUTATORS = {"append", "extend", "insert", "add", "update", "setdefault", "appendleft", "extendleft", "put"}
 _DUMPS = {"dump", "save", "savez", "to_csv", "to_json", "to_parquet", "to_pickle", "write", "writelines",
           "write_text", "save_to_disk"}
@@ -164,7 +164,7 @@ def _analyze(cells: list[tuple[int, str]]) -> list[Finding]:
                                     "must come from final_evaluation and settings from the harness.", index, line))
         try:
             tree = ast.parse(code)
-        except (SyntaxError, ValueError) as err:  # ValueError: null bytes in the source
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as err:  # ValueError: null bytes
             findings.append(Finding(LAYER, "syntax-error", "info",
                                     f"the cell does not parse ({getattr(err, 'msg', err)}), so no static "
                                     "check saw its code.", index, getattr(err, "lineno", None)))
@@ -172,7 +172,8 @@ def _analyze(cells: list[tuple[int, str]]) -> list[Finding]:
         parsed.append((index, tree))
     findings += _Analyzer(parsed).run()
     order = {index: position for position, (index, _) in enumerate(cells)}
-    return sorted(findings, key=lambda f: (order[f.cell], f.line or 0))
+    rules = list(RULES)
+    return sorted(findings, key=lambda f: (order[f.cell], f.line or 0, rules.index(f.rule)))
 
 
 def _source(cell) -> str:
@@ -266,7 +267,7 @@ def _is_training_call(call: ast.Call) -> bool:
     if isinstance(call.func, ast.Attribute):
         if last in ("fit", "partial_fit", "train", "backward"):
             return True
-        return last == "step" and bool(re.search(r"optim|^opt", _snip(call.func.value), re.I))
+        return last == "step" and bool(re.search(r"optim|^opt", _last(call.func.value), re.I))
     return bool(_TRAIN_NAME.search(last)) and "split" not in last
 
 
@@ -333,6 +334,8 @@ class _Analyzer:
         self.cell = self.position = 0
         self.loop_depth = self.function_depth = 0
         self.active: set[int] = set()  # functions being walked (no recursion)
+        self.walked: set[tuple] = set()  # (function, argument taints) already followed: walk each once
+        self.subsamples: set[int] = set()  # train_test_split calls that keep one part: a subsample, not a split
         self.in_class = False  # methods are not callable by bare name: not registered as functions
         self.capture: str | None = None  # the predict function walked with final_evaluation's texts
         self.capture_base = 0
@@ -356,7 +359,16 @@ class _Analyzer:
 
     def run(self) -> list[Finding]:
         for self.position, (self.cell, tree) in enumerate(self.cells):
-            self._block(tree.body)
+            for stmt in tree.body:
+                state = (len(self.scopes), self.loop_depth, self.function_depth, self.capture, self.in_class)
+                try:
+                    self._stmt(stmt)
+                except RecursionError:  # an expression nested thousands deep: skip the statement, say so
+                    del self.scopes[state[0]:]
+                    self.loop_depth, self.function_depth, self.capture, self.in_class = state[1:]
+                    self.cell, self.active = self.cells[self.position][0], set()
+                    self._report("syntax-error", stmt, "a statement is nested too deeply for the static "
+                                                       "analysis, so no static check saw it.")
         return self.findings
 
     def _report(self, rule: str, node: ast.AST, message: str) -> None:
@@ -415,7 +427,14 @@ class _Analyzer:
 
     @staticmethod
     def _join(a: list[dict[str, Taint]], b: list[dict[str, Taint]]) -> list[dict[str, Taint]]:
-        return [{k: _union(x.get(k, {}), y.get(k, {})) for k in x.keys() | y.keys()} for x, y in zip(a, b)]
+        joined = []
+        for x, y in zip(a, b):
+            env = dict(x)
+            for name, t in y.items():
+                if env.get(name) is not t:  # taints are never changed in place: same object, same taint
+                    env[name] = _union(env.get(name, {}), t)
+            joined.append(env)
+        return joined
 
     def _dotted(self, node: ast.expr, imported_only: bool = False) -> str | None:
         """`course.api.store` for `api.store` after `from course import api`; None for non-chains."""
@@ -524,28 +543,27 @@ class _Analyzer:
     def _call_taint(self, call: ast.Call) -> Taint:
         func, last = call.func, _last(call.func)
         path = self._dotted(func, imported_only=True)
-        origin = self._origin(call)
+        kinds = set()  # splits this call itself brings in
         if path and _is_internal(path) or last in self.star_internal:
-            return {"test": origin}
-        if last == "load_course_data":
-            return {"course": origin}
-        if last == "final_evaluation":
-            return {"final": origin}
-        if last in _HUB_LOADERS or self._hub_download(call, last):
-            kinds = _split_words(self._text(_kwarg(call, "split")) or "") or {"hub"}
+            kinds = {"test"}
+        elif last in ("load_course_data", "final_evaluation"):
+            kinds = {"course" if last == "load_course_data" else "final"}
+        elif last in _HUB_LOADERS or self._hub_download(call, last):
+            named = self._text(_kwarg(call, "split")) or self._text(_kwarg(call, "filename", 1)) or ""
+            kinds = _split_words(named.rsplit("/", 1)[-1]) or {"hub"}
             if "train" in kinds:
                 kinds.add("val")  # the hub's train split holds the course's val rows
-            return {k: origin for k in kinds}
-        t: Taint = {}
+        if kinds:
+            return {k: self._origin(call) for k in kinds}
         for arg in call.args + [kw.value for kw in call.keywords]:
-            text = self._text(arg)
-            if text and (_HUB_TEXT.search(text) or _CACHE_TEXT.search(text)):
+            text = self._text(arg) or ""
+            if _HUB_TEXT.search(text) or _CACHE_TEXT.search(text):
                 name = _split_words(text.rsplit("/", 1)[-1])
-                kinds = {"test"} if "test" in name else {"train", "val"} if "train" in name else {"hub"}
-                t = _union(t, {k: origin for k in kinds})
-            elif text and _TEST_FILE.search(text):
-                t = _union(t, {"test": origin})
-        t = _union(t, {k: origin for k in _split_words(self._text(_kwarg(call, "split")) or "")})
+                kinds |= {"test"} if "test" in name else {"train", "val"} if "train" in name else {"hub"}
+            elif _TEST_FILE.search(text):
+                kinds.add("test")
+        kinds |= _split_words(self._text(_kwarg(call, "split")) or "")
+        t = {k: self._origin(call) for k in kinds}
         if isinstance(func, ast.Attribute) and last not in _APPLY:
             t = _union(t, self._taint(func.value))
         t = _union(t, *(self._taint(a) for a in call.args), *(self._taint(kw.value) for kw in call.keywords))
@@ -579,6 +597,9 @@ class _Analyzer:
             self._walk_function(node, {}, self.cell, effects=False)
             self._bind(node.name, {}, node)
         elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            if any(isinstance(t, ast.Tuple) and any(getattr(e, "id", "") == "_" for e in t.elts)
+                   for t in getattr(node, "targets", [])):
+                self.subsamples.add(id(node.value))  # sub_idx, _ = train_test_split(...)
             self._expr(node.value, choosing=True)
             for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
                 self._assign(target, node.value)
@@ -588,10 +609,10 @@ class _Analyzer:
         elif isinstance(node, (ast.For, ast.AsyncFor)):
             self._expr(node.iter, choosing=True)
             self._loop(node, node.target, node.iter)
-        elif isinstance(node, ast.While):
+        elif isinstance(node, ast.While):  # the test runs again after each pass: check it after the body too
+            self._loop(node, None, None)
             self._expr(node.test, choosing=True)
             self._choice(node)
-            self._loop(node, None, None)
         elif isinstance(node, ast.If):
             self._expr(node.test, choosing=True)
             self._choice(node)
@@ -696,7 +717,7 @@ class _Analyzer:
         outlives the walk; at a call its global writes and container mutations stay."""
         if id(node) in self.active:
             return
-        saved = None if effects else self._snapshot()
+        saved = None if effects else (self._snapshot(), set(self.walked))
         state = (self.cell, self.loop_depth, self.capture, self.capture_base, self.in_class)
         args = node.args if not isinstance(node, ast.ClassDef) else None
         params = [] if args is None else [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs]
@@ -718,7 +739,8 @@ class _Analyzer:
             self.function_depth -= 1
             self.cell, self.loop_depth, self.capture, self.capture_base, self.in_class = state
             if saved is not None:
-                self._restore(saved)
+                self._restore(saved[0])
+                self.walked = saved[1]
 
     def _call_function(self, call: ast.Call, fn: ast.FunctionDef | ast.AsyncFunctionDef, cell: int) -> None:
         """Follow a call to a notebook function into its body, parameters tainted like the arguments."""
@@ -732,7 +754,10 @@ class _Analyzer:
                 bound[kw.arg] = self._taint(kw.value)
             elif fn.args.kwarg:
                 bound[fn.args.kwarg.arg] = _union(bound.get(fn.args.kwarg.arg, {}), self._taint(kw.value))
-        self._walk_function(fn, bound, cell, effects=True)
+        key = (id(fn), tuple(sorted((p, tuple(sorted(t))) for p, t in bound.items())))
+        if key not in self.walked:  # without this, calls inside nested loops multiply the walks
+            self.walked.add(key)
+            self._walk_function(fn, bound, cell, effects=True)
 
     def _import(self, node: ast.Import | ast.ImportFrom) -> None:
         if isinstance(node, ast.Import):
@@ -779,7 +804,7 @@ class _Analyzer:
         elif isinstance(node, ast.Name) and node.id in self.star_internal:
             self._internal(node, f"course.api.{node.id}")
         elif isinstance(node, ast.Subscript):
-            self._subscript_check(node)
+            self._subscript_check(node, choosing)
         elif isinstance(node, ast.Lambda):
             self._walk_function(node, {}, self.cell, effects=False)
             return
@@ -807,7 +832,12 @@ class _Analyzer:
             self.scopes.pop()
             self.loop_depth -= 1
 
-    def _subscript_check(self, node: ast.Subscript) -> None:
+    def _subscript_check(self, node: ast.Subscript, choosing: bool) -> None:
+        inner = node.value.value if isinstance(node.value, ast.Attribute) else node.value  # x[...], x.iloc[...]
+        if isinstance(inner, ast.Call) and _last(inner.func) == "train_test_split":
+            self.subsamples.add(id(inner))  # one part kept, the rest dropped
+        if choosing and isinstance(inner, ast.Call) and _last(inner.func) in _SORTERS:
+            self._check_selector(inner, inner.func.value if isinstance(inner.func, ast.Attribute) else None)
         base, key = self._dotted(node.value), _const(node.slice)
         if base == "os.environ" and isinstance(key, str) and _CACHE_TEXT.search(key):
             self._report("internal-access", node,
@@ -838,8 +868,8 @@ class _Analyzer:
         self._check_training(call, last, receiver)
         self._check_eval(call, last)
         self._check_resplit(call, last, receiver)
-        if choosing and last in _SELECTORS:
-            self._check_selector(call, last, receiver)
+        if choosing and last in _PICKERS:
+            self._check_selector(call, receiver)
         if last in _MUTATORS and receiver is not None and _root(receiver) is not None:
             self._mutate(_root(receiver).id, self._args_taint(call), call)
         if self.capture and last in _DUMPS:
@@ -940,18 +970,19 @@ class _Analyzer:
             return
         t = _union(*(self._taint(d) for d in data))
         splits, cls = _splits(t), self._class_of(receiver)
+        calibrator = bool(_CALIBRATOR.search(f"{cls} {_snip(receiver)}"))
         if _LABEL_ENCODER.match(cls):
             if splits & {"val", "test"}:
                 self._report("label-encoder-all", call,
                              f"`{_snip(call)}` fits a label encoder on labels that include the "
                              f"{'test' if 'test' in splits else 'val'} split ({_origin_of(t, 'test' if 'test' in splits else 'val')}); "
                              "the label set must come from the course (LABELS).")
-        elif last in _PREPROCESSING_ONLY or _PREPROCESSOR.search(cls):
+        elif (last in _PREPROCESSING_ONLY or _PREPROCESSOR.search(cls)) and not calibrator:
             self._fit_on_eval(call, f"`{cls}`" if cls else "preprocessing", t)
         elif "test" in splits:
             self._report("train-on-test", call,
                          f"`{_snip(call)}` trains on data derived from the test split ({_origin_of(t, 'test')}).")
-        elif "val" in splits and not _CALIBRATOR.search(f"{cls} {_snip(receiver)}"):
+        elif "val" in splits and not calibrator:
             self._report("train-on-val", call,
                          f"`{_snip(call)}` trains on data derived from the val split ({_origin_of(t, 'val')}), so "
                          "val no longer measures generalisation or guides selection honestly.")
@@ -996,7 +1027,8 @@ class _Analyzer:
         if last == "train_test_split":
             parts = call.args + ([receiver] if receiver is not None else [])
             splits = _splits(_union(*(self._taint(p) for p in parts)))
-            if splits != {"val"}:  # halving val to fit a temperature (weeks 4-5) is course practice
+            # halving val to fit a temperature (weeks 4-5) is course practice; so is a stratified subsample
+            if splits != {"val"} and (id(call) not in self.subsamples or len(splits) > 1):
                 self._report("resplit", call,
                              f"`{_snip(call)}` draws new splits{self._mix_note(splits)}; the course's train/val/"
                              "test split is fixed so every number is comparable.")
@@ -1024,7 +1056,7 @@ class _Analyzer:
         named = [s for s in ("train", "val", "test") if s in splits]
         return f" from {' + '.join(named)}" if named else ""
 
-    def _check_selector(self, call: ast.Call, last: str, receiver: ast.expr | None) -> None:
+    def _check_selector(self, call: ast.Call, receiver: ast.expr | None) -> None:
         extra = call.args[1:] if receiver is None else call.args
         if any(kw.arg in ("axis", "dim") for kw in call.keywords) or any(
                 isinstance(_const(a), int) or isinstance(a, ast.UnaryOp) for a in extra):

@@ -180,3 +180,10 @@ def test_importing_the_guard_patches_nothing():
     import grader._kernel_guard  # noqa: F401
 
     assert socket.socket.connect is connect
+
+
+def test_torch_training_runs_under_the_memory_limit(tmp_path):
+    """RLIMIT_AS counts reserved address space, not memory used: torch must still import and train under it."""
+    result = run("torch_train.ipynb", tmp_path / "work", memory_mb=2048)
+    assert result.status == "ok", result.message
+    assert outputs(result) == ["trained True\n"]

@@ -1,0 +1,200 @@
+"""The grader end to end: a real nbgrader course directory, the simulated class, bad input.
+
+The class is graded once per session (module fixture, two workers) and each test reads its part:
+that is one real release, seven real autogrades and fourteen real notebook executions.
+"""
+
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course.catalog import cached_course
+from grader import artifacts, grade, nbgrader_course, simulated_class
+from grader.findings import Finding
+
+EXPECTED_RULES = {  # student -> a rule that must be found (layer/rule)
+    "trains_on_test": {"invariance/invariance-changed"},
+    "tfidf_on_train_and_test": {"invariance/invariance-changed"},
+    "resplits": {"static/resplit"},
+    "picks_epoch_by_test": {"invariance/invariance-changed", "static/select-on-test"},
+    "corrupt": {"submission/unreadable-notebook"},
+}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    root = nbgrader_course.init_course(tmp_path_factory.mktemp("course"), ["week1"])
+    released = nbgrader_course.release(root, "week1")
+    for student in simulated_class.STUDENTS:
+        notebook = simulated_class.write_submission(student, root / "incoming" / student)
+        nbgrader_course.submit(root, "week1", student, [notebook])
+    results = grade.grade_week(root, "week1", workers=2)
+    return root, released, {r.student: r for r in results}
+
+
+def rules(result) -> set[str]:
+    return {f"{f.layer}/{f.rule}" for f in result.findings}
+
+
+def test_release_strips_solutions_and_hidden_tests(graded):
+    root, released, _ = graded
+    text = (released / "week1_lab.ipynb").read_text()
+    source = (root / "source" / "week1" / "week1_lab.ipynb").read_text()
+    assert "BEGIN HIDDEN TESTS" in source and "check_band" in source
+    assert "check_band" not in text and "HIDDEN" not in text
+    assert "LinearSVC(C=0.5)" in source and "LinearSVC(C=0.5)" not in text
+    assert "raise NotImplementedError()" in text
+    assert (root / "exchange").is_dir()
+
+
+def test_autograde_restores_and_runs_hidden_tests(graded):
+    root, _, results = graded
+    autograded = (root / "autograded" / "honest" / "week1" / "week1_lab.ipynb").read_text()
+    assert "check_band(" in autograded  # restored from the gradebook, although the student never had it
+    scores = {row["cell"]: row for row in nbgrader_course.cell_scores(root, "week1", "honest")}
+    assert scores["test_final"]["max_score"] == 5 and scores["test_audit"]["score"] == 2
+
+
+def test_feedback_never_shows_hidden_test_source(graded):
+    root, _, _ = graded
+    nbgrader_course.feedback(root, "week1", "honest")
+    pages = list((root / "feedback" / "honest" / "week1").glob("*.html"))
+    assert pages
+    html = pages[0].read_text()
+    assert "test_final" in html or "week1_tfidf" in html
+    assert "check_band" not in html and "BEGIN HIDDEN TESTS" not in html
+
+
+def test_honest_student_is_clean(graded):
+    _, _, results = graded
+    honest = results["honest"]
+    assert honest.status == "graded", honest.error
+    assert honest.integrity() == "clean", [f.as_dict() for f in honest.findings]
+    checks = {c.name: c for c in honest.checks}
+    assert checks["integrity"].score == checks["integrity"].max_score
+    assert checks["fixed split"].score == checks["fixed split"].max_score
+    assert checks["week1_tfidf: val macro-F1"].score > 0
+
+
+@pytest.mark.parametrize("student", sorted(EXPECTED_RULES))
+def test_each_leak_is_caught_by_its_layer(graded, student):
+    result = graded[2][student]
+    assert result.status == "graded", result.error
+    assert EXPECTED_RULES[student] <= rules(result), sorted(rules(result))
+    assert result.score < graded[2]["honest"].score
+
+
+def test_cheaters_lose_integrity_points(graded):
+    _, _, results = graded
+    for student in ("trains_on_test", "tfidf_on_train_and_test", "picks_epoch_by_test"):
+        checks = {c.name: c for c in results[student].checks}
+        assert results[student].integrity() == "critical"
+        assert checks["integrity"].score == 0
+
+
+def test_below_band_is_honest_but_scores_less(graded):
+    _, _, results = graded
+    low, honest = results["below_band"], results["honest"]
+    assert low.integrity() == "clean", rules(low)
+    metric = lambda r: {c.name: c for c in r.checks}["week1_tfidf: val macro-F1"].score  # noqa: E731
+    assert metric(low) < metric(honest)
+    assert low.metrics["week1_tfidf"]["val"]["macro_f1"] < honest.metrics["week1_tfidf"]["val"]["macro_f1"]
+
+
+def test_corrupt_notebook_zero_and_batch_goes_on(graded):
+    root, _, results = graded
+    corrupt = results["corrupt"]
+    assert corrupt.score == 0 and all(c.score == 0 for c in corrupt.checks)
+    assert "not a valid notebook" in corrupt.checks[0].output or "JSON" in corrupt.checks[0].output
+    assert len(results) == len(simulated_class.STUDENTS)
+
+
+def test_outputs_are_consistent(graded):
+    root, _, results = graded
+    out = root / "results" / "week1"
+    for student, result in results.items():
+        payload = json.loads((out / student / "results.json").read_text())
+        assert payload["score"] == pytest.approx(sum(t["score"] for t in payload["tests"]))
+        assert payload["score"] == result.score
+    rows = (out / "grades.csv").read_text().splitlines()
+    assert rows[0].startswith("Identifier,Full name,Grade,Maximum Grade")
+    assert len(rows) == 1 + len(results)
+    summary = json.loads((out / "summary.json").read_text())
+    assert {s["student"] for s in summary} == set(results)
+    assert "| honest |" in (out / "summary.md").read_text()
+
+
+def test_metric_points_are_linear_and_clipped():
+    assert grade.metric_points(0.10, floor=0.10, lower=0.30, points=30) == 0
+    assert grade.metric_points(0.20, floor=0.10, lower=0.30, points=30) == pytest.approx(15)
+    assert grade.metric_points(0.50, floor=0.10, lower=0.30, points=30) == 30
+    assert grade.metric_points(0.05, floor=0.10, lower=0.30, points=30) == 0
+
+
+def test_moodle_zip_import(tmp_path):
+    archive = tmp_path / "moodle.zip"
+    nb = nbformat.v4.new_notebook()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("Ada Lovelace_1001_assignsubmission_file_/week1_lab.ipynb", nbformat.writes(nb))
+        zf.writestr("Alan Turing_1002_assignsubmission_file_/my notebook.ipynb", nbformat.writes(nb))
+        zf.writestr("Alan Turing_1002_assignsubmission_file_/notes.txt", "ignored")
+    students = nbgrader_course.import_moodle_zip(tmp_path, "week1", archive, ["week1_lab.ipynb"])
+    assert students == {"1001": "Ada Lovelace", "1002": "Alan Turing"}
+    assert (tmp_path / "submitted" / "1002" / "week1" / "week1_lab.ipynb").is_file()
+
+
+@pytest.fixture(scope="module")
+def honest_record(graded):
+    root, _, _ = graded
+    return root / "autograded" / "honest" / "week1" / "runs" / "week1_tfidf.json"
+
+
+def _edit(record_path: Path, tmp_path: Path, change) -> Path:
+    record = json.loads(record_path.read_text())
+    change(record)
+    out = tmp_path / "week1_tfidf.json"
+    out.write_text(json.dumps(record))
+    return out
+
+
+@pytest.mark.parametrize("change, rule, text", [
+    (lambda r: r["predictions"]["val"]["ids"].pop(), "prediction-ids", "1 missing"),
+    (lambda r: (r["predictions"]["val"]["ids"].__setitem__(1, r["predictions"]["val"]["ids"][0])), "prediction-ids", "duplicate"),
+    (lambda r: (r["predictions"]["test"]["ids"].append("test:999999"), r["predictions"]["test"]["labels"].append(0)),
+     "prediction-ids", "unknown"),
+    (lambda r: r["predictions"]["val"]["labels"].__setitem__(0, float("nan")), "prediction-values", "NaN"),
+    (lambda r: r["fingerprints"].__setitem__("val", "0" * 64), "fingerprint", "val fingerprint"),
+    (lambda r: r.pop("access_log"), "record-invalid", "access_log"),
+])
+def test_bad_records_are_named(honest_record, tmp_path, change, rule, text):
+    data = cached_course("synthetic-small", None, None)
+    check = artifacts.check_record(_edit(honest_record, tmp_path, change), data)
+    assert rule in {f.rule for f in check.findings}
+    assert any(text in f.message for f in check.findings), [f.message for f in check.findings]
+    assert not check.usable or rule == "fingerprint"
+
+
+def test_corrupt_record_and_access_log(tmp_path, honest_record):
+    bad = tmp_path / "week1_tfidf.json"
+    bad.write_text("{ nope")
+    check = artifacts.check_record(bad, cached_course("synthetic-small", None, None))
+    assert [f.rule for f in check.findings] == ["record-invalid"] and not check.usable
+    record = json.loads(honest_record.read_text())
+    record["access_log"].insert(0, {"split": "test", "op": "peek", "caller": "cell 3", "phase": "before_final_evaluation"})
+    record["calls"] = 2
+    found = {f.rule: f for f in artifacts.access_log_findings(record)}
+    assert found["test-read-outside-final"].severity == "critical" and "cell 3" in found["test-read-outside-final"].message
+    assert found["final-eval-repeated"].severity == "minor"
+
+
+def test_consistency_flags_a_wrong_citation():
+    measured = {"val": {"macro_f1": 0.2134, "accuracy": 0.71}, "test": {"macro_f1": 0.2051, "accuracy": 0.70}}
+    cells = [(3, "memo", "Our model reached a macro-F1 of 0.25 and accuracy of 71%."),
+             (5, "output", "val macro-F1 0.2134  accuracy 0.7100")]
+    found = artifacts.consistency_findings(cells, measured)
+    assert [(f.cell, f.rule) for f in found] == [(3, "memo-metric-mismatch")]
+    assert "0.2500" in found[0].message and "0.2134" in found[0].message

@@ -136,7 +136,7 @@ def statistics_findings(data: CourseData, check: RecordCheck, band: dict | None)
     measured = {s: metrics.summary(truth[s], check.predictions[s], num_labels, class_tiers=data.tiers)
                 for s in ("val", "test")}
     for m in measured.values():
-        m.pop("per_class")
+        m["per_class_f1"] = [round(c["f1"], 4) for c in m.pop("per_class")]
     found = []
     val_ci = metrics.bootstrap_ci(metrics.macro_f1, truth["val"], check.predictions["val"], num_labels,
                                   n_boot=300, seed=0)

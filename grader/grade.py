@@ -223,9 +223,13 @@ def _grade(root: Path, week: str, student: str, spec: dict, profile: str, result
         access = artifacts.access_log_findings(check.record)
         invariance = _invariance(run, check, replaced_runs.get(run), data)
         measured, stats = artifacts.statistics_findings(data, check, band)
+        measured["latency_ms"] = check.record.get("timings", {}).get("test", {}).get("ms_per_example")
+        measured["trainable_parameters"] = check.record.get("extra", {}).get("trainable_parameters")
+        measured["band"] = band
         result.metrics[run] = measured
         nb_path = autograded / run_spec["notebook"]
-        consistency = artifacts.consistency_findings(_memo_and_outputs(nb_path, _final_cells(nb_path)), measured)
+        consistency = artifacts.consistency_findings(_memo_and_outputs(nb_path, _final_cells(nb_path)),
+                                                     {split: measured[split] for split in ("val", "test")})
         consistency_ok &= not consistency
         result.findings += access + invariance + stats + consistency
         integrity_findings += access + invariance

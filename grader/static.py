@@ -10,16 +10,19 @@ markdown cells counted); its `line` is 1-based within that cell. IPython magics,
 `name?` help lines are blanked before parsing; a cell that still does not parse yields one
 `syntax-error` finding and the other cells are analysed as usual.
 
-Taint. A simple dataflow over names, cell after cell in execution order. Test taint comes from the
-split key `["test"]`, `split="test"`, `.test`, the hub dataset (`load_dataset`, `hf://datasets/...`),
-the course's raw files and cache, the harness internals, a third value unpacked from
-`load_course_data()` (the old course API returned test) and the texts `final_evaluation` hands to
-`predict`; val taint from `["validation"]`, `["val"]` and the second value of `load_course_data()`.
-Variable names never taint. Taint follows assignment, augmented assignment, unpacking, for-targets,
-comprehensions, container mutation (`texts.extend(test_texts)`) and call arguments (a call's result
-carries its arguments' taint). A reassignment replaces a name's taint; branches and loops join.
-Calls to functions defined in the notebook are followed into the body with the arguments' taint,
-but what a function *returns* is not tracked. It is a heuristic for a human grader, not a proof.
+Taint. A simple dataflow over names, statement by statement in execution order. Test taint comes
+from the split key `["test"]`, `split="test"`, `.test`, the hub dataset (`load_dataset`,
+`hf://datasets/...`, dataset downloads), the course's raw files and cache, the harness internals, a
+third value unpacked from `load_course_data()` (the old course API returned test) and the texts
+`final_evaluation` hands to `predict`; val taint from `["validation"]`, `["val"]` and the second value
+of `load_course_data()`. Taint follows assignment, augmented assignment, unpacking, for-targets,
+comprehensions, container mutation (`texts.extend(test_texts)`) and call arguments: a call's result
+carries its arguments' taint (and its receiver's, except for `.transform`/`.predict`-like methods).
+Reassignment replaces a name's taint; branches join; a loop body is walked twice. Calls to functions,
+lambdas and methods of classes written in the notebook are followed into their bodies with the
+arguments' taint (once per function and argument taints), but what a function *returns* is not
+tracked. Variable names never taint; only the re-split rule reads split-like names (`train_df`,
+`test_df`). It is evidence for a human grader, backed by the runtime layers, not a proof.
 """
 
 from __future__ import annotations
@@ -88,6 +91,10 @@ _COPIES = {"list", "tuple", "set", "dict", "sorted", "reversed", "iter", "zip", 
 _APPLY = {"transform", "predict", "predict_proba", "predict_log_proba", "decision_function", "encode",
           "encode_plus", "batch_encode_plus", "kneighbors"}
 _PRINTS = {"print", "display", "Markdown", "HTML", "info", "debug", "warning", "log"}
+# Calls that build or look up a path: the data comes from the call that reads the path, not from these.
+_PATH_CALLS = {"Path", "PurePath", "join", "joinpath", "glob", "iglob", "rglob", "expanduser", "abspath", "resolve",
+               "absolute", "fspath", "str", "sorted", "list", "exists", "is_file", "isfile", "isdir", "listdir",
+               "get", "getenv"}
 
 _PREPROCESSOR = re.compile(
     r"(Vectorizer|Scaler|Encoder|Binarizer|Tokenizer|TokenizerFast|Imputer|Normalizer|PCA|SVD|NMF|"
@@ -312,6 +319,7 @@ def _closure(direct: set[str], calls: dict[str, set[str]]) -> set[str]:
 class _Scope:
     vars: dict[str, Taint]
     declared: set[str] = field(default_factory=set)  # names declared global / nonlocal
+    this: tuple[str, str] | None = None  # in a followed method call: (self, the caller's name for the object)
 
 
 # ---------------------------------------------------------------- the analysis
@@ -329,7 +337,8 @@ class _Analyzer:
         self.star_internal: set[str] = set()  # internal names brought in by `from course.api import *`
         self.strings: dict[str, str] = {}  # name -> the path or string it was bound to
         self.ctors: dict[str, str] = {}  # name -> class its value was built from
-        self.functions: dict[str, tuple[ast.FunctionDef | ast.AsyncFunctionDef, int]] = {}
+        self.functions: dict[str, tuple[ast.FunctionDef | ast.AsyncFunctionDef, int]] = {}  # name -> (def, cell)
+        self.classes: dict[str, tuple[ast.ClassDef, int]] = {}
         self.final_runs: dict[str, tuple[ast.Call, int]] = {}  # run literal -> first call and its cell
         self.cell = self.position = 0
         self.loop_depth = self.function_depth = 0
@@ -358,7 +367,8 @@ class _Analyzer:
                                and _const(n.value) is True for _, tree in cells for n in ast.walk(tree))
 
     def run(self) -> list[Finding]:
-        for self.position, (self.cell, tree) in enumerate(self.cells):
+        for position, (cell, tree) in enumerate(self.cells):
+            self.position, self.cell = position, cell
             for stmt in tree.body:
                 state = (len(self.scopes), self.loop_depth, self.function_depth, self.capture, self.in_class)
                 try:
@@ -366,7 +376,7 @@ class _Analyzer:
                 except RecursionError:  # an expression nested thousands deep: skip the statement, say so
                     del self.scopes[state[0]:]
                     self.loop_depth, self.function_depth, self.capture, self.in_class = state[1:]
-                    self.cell, self.active = self.cells[self.position][0], set()
+                    self.cell, self.active = cell, set()
                     self._report("syntax-error", stmt, "a statement is nested too deeply for the static "
                                                        "analysis, so no static check saw it.")
         return self.findings
@@ -386,6 +396,8 @@ class _Analyzer:
         for scope in reversed(self.scopes):
             if name in scope.vars:
                 return scope.vars[name]
+            if scope.this and name == scope.this[0]:
+                name = scope.this[1]
         return self.globals.get(name, {})
 
     def _bind(self, name: str, t: Taint, node: ast.AST, weak: bool = False) -> None:
@@ -400,8 +412,15 @@ class _Analyzer:
         """A container changed in place (`xs.append(v)`, `d[k] = v`): it now also holds `t`."""
         if name in self.aliases:  # a module (os.environ.update, ...), not data
             return
-        owner = next((s.vars for s in reversed(self.scopes) if name in s.vars), None)
-        if owner is None or not any(owner is s.vars for s in self.scopes[self.capture_base:]):
+        owner, local = None, False
+        for depth in range(len(self.scopes) - 1, -1, -1):
+            scope = self.scopes[depth]
+            if name in scope.vars:
+                owner, local = scope.vars, depth >= self.capture_base
+                break
+            if scope.this and name == scope.this[0]:  # self.seen.extend(...) changes the caller's object
+                name = scope.this[1]
+        if not local:
             t = self._escape(t, node, f"`{name}`")
         env = owner if owner is not None else self.globals
         env[name] = _union(env.get(name, {}), t)
@@ -411,10 +430,10 @@ class _Analyzer:
         if not self.capture or "captured" not in t:
             return t
         self._report("test-capture", node,
-                     f"`{_snip(node)}` in `{self.capture}` keeps the texts final_evaluation passes to predict "
+                     f"`{_snip(node)}` in {self.capture} keeps the texts final_evaluation passes to predict "
                      f"(the test texts) in {where}, outside the function, where later code can use them.")
         rest = {k: o for k, o in t.items() if k != "captured"}
-        return _union(rest, {"test": f"the test texts captured by `{self.capture}` at cell {self.cell}, "
+        return _union(rest, {"test": f"the test texts captured by {self.capture} at cell {self.cell}, "
                                      f"line {node.lineno}"})
 
     def _snapshot(self) -> list[dict[str, Taint]]:
@@ -457,25 +476,25 @@ class _Analyzer:
         if isinstance(node, ast.Constant):
             return node.value.replace("\\", "/") if isinstance(node.value, str) else None
         if isinstance(node, ast.JoinedStr):
-            return "".join(v.value if isinstance(v, ast.Constant) else "*" for v in node.values).replace("\\", "/")
+            return "".join(v.value if isinstance(v, ast.Constant) else self._text(v.value) or "*"
+                           for v in node.values).replace("\\", "/")
         if isinstance(node, ast.Name):
             return self.strings.get(node.id)
         if isinstance(node, ast.Attribute):
             return "runs" if node.attr == "runs_dir" else None
+        if isinstance(node, ast.Subscript):  # sorted(glob(...))[0]
+            return self._text(node.value)
         if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Div, ast.Add)):
             left, right = self._text(node.left), self._text(node.right)
             if left is None and right is None:
                 return None
             return ("/" if isinstance(node.op, ast.Div) else "").join([left or "*", right or "*"])
-        if isinstance(node, ast.Call):
-            last = _last(node.func)
-            if last in ("Path", "PurePath", "join", "joinpath"):
-                parts = ([node.func.value] if last == "joinpath" else []) + list(node.args)
-                texts = [self._text(p) for p in parts]
+        if isinstance(node, ast.Call) and _last(node.func) in _PATH_CALLS:
+            receiver = self._text(node.func.value) if isinstance(node.func, ast.Attribute) else None
+            texts = ([receiver] if receiver else []) + [self._text(a) for a in node.args]
+            if _last(node.func) in ("Path", "PurePath", "join", "joinpath", "glob", "iglob", "rglob"):
                 return "/".join(t or "*" for t in texts) if any(texts) else None
-            if last in ("expanduser", "abspath", "resolve", "absolute", "fspath", "str"):
-                inner = node.args[0] if node.args else node.func.value if isinstance(node.func, ast.Attribute) else None
-                return self._text(inner)
+            return texts[0] if texts else None
         return None
 
     def _class_of(self, node: ast.expr) -> str:
@@ -555,7 +574,7 @@ class _Analyzer:
                 kinds.add("val")  # the hub's train split holds the course's val rows
         if kinds:
             return {k: self._origin(call) for k in kinds}
-        for arg in call.args + [kw.value for kw in call.keywords]:
+        for arg in call.args + [kw.value for kw in call.keywords] if last not in _PATH_CALLS else []:
             text = self._text(arg) or ""
             if _HUB_TEXT.search(text) or _CACHE_TEXT.search(text):
                 name = _split_words(text.rsplit("/", 1)[-1])
@@ -594,6 +613,8 @@ class _Analyzer:
             self._walk_function(node, {}, self.cell, effects=False)
             self._bind(node.name, {}, node)
         elif isinstance(node, ast.ClassDef):
+            if not self.in_class:
+                self.classes[node.name] = (node, self.cell)
             self._walk_function(node, {}, self.cell, effects=False)
             self._bind(node.name, {}, node)
         elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
@@ -712,22 +733,28 @@ class _Analyzer:
         self._restore(joined)
 
     def _walk_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda,
-                       bound: dict[str, Taint], cell: int, effects: bool, capture: str | None = None) -> None:
+                       bound: dict[str, Taint], cell: int, effects: bool, capture: str | None = None,
+                       skip: int = 0, this: ast.expr | None = None) -> None:
         """Walk a body with its parameters bound. At its definition (`effects=False`) nothing it does
-        outlives the walk; at a call its global writes and container mutations stay."""
+        outlives the walk; at a call its global writes and container mutations stay. The first `skip`
+        parameters (a method's self) stay unbound: what is stored through them outlives the call, on
+        the object the caller calls `this`."""
         if id(node) in self.active:
             return
         saved = None if effects else (self._snapshot(), set(self.walked))
         state = (self.cell, self.loop_depth, self.capture, self.capture_base, self.in_class)
         args = node.args if not isinstance(node, ast.ClassDef) else None
         params = [] if args is None else [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs]
-        params += [a.arg for a in (args.vararg, args.kwarg) if a is not None] if args else []
+        params = params[skip:] + ([a.arg for a in (args.vararg, args.kwarg) if a is not None] if args else [])
         self.cell, self.loop_depth, self.in_class = cell, 0, isinstance(node, ast.ClassDef)
         if capture:
             self.capture, self.capture_base = capture, len(self.scopes)
         self.function_depth += 1
         self.active.add(id(node))
-        self.scopes.append(_Scope({p: bound.get(p, {}) for p in params}))
+        owner = _root(this) if this is not None and skip else None
+        self_name = (args.posonlyargs + args.args)[0].arg if owner is not None and args else None
+        self.scopes.append(_Scope({p: bound.get(p, {}) for p in params},
+                                  this=(self_name, owner.id) if self_name else None))
         try:
             if isinstance(node, ast.Lambda):
                 self._expr(node.body, choosing=True)
@@ -742,9 +769,24 @@ class _Analyzer:
                 self._restore(saved[0])
                 self.walked = saved[1]
 
-    def _call_function(self, call: ast.Call, fn: ast.FunctionDef | ast.AsyncFunctionDef, cell: int) -> None:
+    def _notebook_function(self, func: ast.expr) -> tuple[ast.FunctionDef | ast.Lambda, int, int] | None:
+        """(def, cell, parameters the caller does not pass) for a function or lambda written in the
+        notebook, or a method of a class written in it (`model.predict`, `model(...)` for __call__)."""
+        if isinstance(func, ast.Lambda):
+            return func, self.cell, 0
+        if isinstance(func, ast.Name) and func.id in self.functions:
+            return (*self.functions[func.id], 0)
+        owner, method = (func.value, func.attr) if isinstance(func, ast.Attribute) else (func, "__call__")
+        cls, cell = self.classes.get(self._class_of(owner), (None, 0))
+        for stmt in cls.body if cls else []:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == method:
+                return stmt, cell, 1
+        return None
+
+    def _call_function(self, call: ast.Call, fn: ast.FunctionDef | ast.AsyncFunctionDef, cell: int,
+                       skip: int) -> None:
         """Follow a call to a notebook function into its body, parameters tainted like the arguments."""
-        params = [a.arg for a in fn.args.posonlyargs + fn.args.args]
+        params = [a.arg for a in fn.args.posonlyargs + fn.args.args][skip:]
         bound = {p: self._taint(a) for p, a in zip(params, call.args)}
         if fn.args.vararg and len(call.args) > len(params):
             bound[fn.args.vararg.arg] = _union(*(self._taint(a) for a in call.args[len(params):]))
@@ -757,7 +799,8 @@ class _Analyzer:
         key = (id(fn), tuple(sorted((p, tuple(sorted(t))) for p, t in bound.items())))
         if key not in self.walked:  # without this, calls inside nested loops multiply the walks
             self.walked.add(key)
-            self._walk_function(fn, bound, cell, effects=True)
+            this = call.func.value if isinstance(call.func, ast.Attribute) else call.func
+            self._walk_function(fn, bound, cell, effects=True, skip=skip, this=this)
 
     def _import(self, node: ast.Import | ast.ImportFrom) -> None:
         if isinstance(node, ast.Import):
@@ -856,15 +899,15 @@ class _Analyzer:
                          f"`{_snip(call)}` downloads a hub dataset; the course's hub copy includes the test "
                          "split with labels, so test data can reach training or selection.")
         self._check_strings(call, last, receiver)
-        self._check_patching(call, last, receiver)
+        self._check_patching(call, last)
         if last == "final_evaluation":
             self._final(call)
-        elif isinstance(func, ast.Name) and func.id in self.functions:
-            if self.loop_depth and func.id in self.calls_final:
+        elif not isinstance(func, ast.Lambda) and self._notebook_function(func):
+            if self.loop_depth and last in self.calls_final:
                 self._report("final-eval-in-loop", call,
-                             f"`{_snip(call)}` runs final_evaluation (inside `{func.id}`) in a loop; the test "
+                             f"`{_snip(call)}` runs final_evaluation (inside `{last}`) in a loop; the test "
                              "evaluation must run once, after every choice is made.")
-            self._call_function(call, *self.functions[func.id])
+            self._call_function(call, *self._notebook_function(func))
         self._check_training(call, last, receiver)
         self._check_eval(call, last)
         self._check_resplit(call, last, receiver)
@@ -925,7 +968,7 @@ class _Analyzer:
                      f"`{_snip(call)}` writes a run record by hand; records must come from final_evaluation, "
                      "which is what the grader trusts.")
 
-    def _check_patching(self, call: ast.Call, last: str, receiver: ast.expr | None) -> None:
+    def _check_patching(self, call: ast.Call, last: str) -> None:
         """setattr / mock.patch on course or grader, getattr of an internal, importlib of an internal."""
         first = call.args[0] if call.args else None
         if last in ("setattr", "delattr", "patch", "object") and first is not None and self._module_path(first):
@@ -973,10 +1016,10 @@ class _Analyzer:
         calibrator = bool(_CALIBRATOR.search(f"{cls} {_snip(receiver)}"))
         if _LABEL_ENCODER.match(cls):
             if splits & {"val", "test"}:
+                split = "test" if "test" in splits else "val"
                 self._report("label-encoder-all", call,
-                             f"`{_snip(call)}` fits a label encoder on labels that include the "
-                             f"{'test' if 'test' in splits else 'val'} split ({_origin_of(t, 'test' if 'test' in splits else 'val')}); "
-                             "the label set must come from the course (LABELS).")
+                             f"`{_snip(call)}` fits a label encoder on labels that include the {split} split "
+                             f"({_origin_of(t, split)}); the label set must come from the course (LABELS).")
         elif (last in _PREPROCESSING_ONLY or _PREPROCESSOR.search(cls)) and not calibrator:
             self._fit_on_eval(call, f"`{cls}`" if cls else "preprocessing", t)
         elif "test" in splits:
@@ -1093,15 +1136,14 @@ class _Analyzer:
                              f"`{_snip(call)}` repeats final_evaluation for run {run!r} (first at cell {cell}, "
                              f"line {first.lineno}); each repeat is another look at test.")
         predict = _kwarg(call, "predict", 0)
-        name = getattr(predict, "id", None)
-        if isinstance(predict, ast.Lambda):
-            fn, cell, name = predict, self.cell, "the predict lambda"
-        elif name in self.functions:
-            fn, cell = self.functions[name]
-        else:
+        target = self._notebook_function(predict) if predict is not None else None
+        if target is None:
             return
-        params = [a.arg for a in fn.args.posonlyargs + fn.args.args]
+        fn, cell, skip = target
+        params = [a.arg for a in fn.args.posonlyargs + fn.args.args][skip:]
+        name = "the predict lambda" if isinstance(predict, ast.Lambda) else f"`{_snip(predict, 40)}`"
         if params:
-            texts = {"captured": f"the texts final_evaluation passes to `{name}` at cell {self.cell}, "
+            texts = {"captured": f"the texts final_evaluation passes to {name} at cell {self.cell}, "
                                  f"line {call.lineno}"}
-            self._walk_function(fn, {params[0]: texts}, cell, effects=True, capture=name)
+            this = predict.value if isinstance(predict, ast.Attribute) else predict
+            self._walk_function(fn, {params[0]: texts}, cell, effects=True, capture=name, skip=skip, this=this)

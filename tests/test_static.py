@@ -150,12 +150,14 @@ CASES = {
         [("internal-access", 0, 2)]),
     "patch grader": (["import grader.static\ngrader.static.analyze_notebook = lambda nb: []"],
                      [("internal-access", 0, 2)]),
-    "COURSE_MODE from the notebook": (['import os\nos.environ["COURSE_MODE"] = "self-check"', "%env COURSE_MODE=grading"],
-                                      [("internal-access", 0, 2), ("internal-access", 1, 1)]),
+    "COURSE_MODE from the notebook": (
+        ['import os\nos.environ["COURSE_MODE"] = "self-check"', "%env COURSE_MODE=grading"],
+        [("internal-access", 0, 2), ("internal-access", 1, 1)]),
     "raw files in the cache": (
-        ['import os\nraw = pd.read_parquet(os.path.expanduser("~/.cache/course-harness/synthetic/v1/raw/test.parquet"))\n'
+        ['import os\nRAW = "~/.cache/course-harness/synthetic/v1/raw"\n'
+         'raw = pd.read_parquet(os.path.expanduser(f"{RAW}/test.parquet"))\n'
          'clf.fit(vec.transform(raw["Consumer Complaint"]), raw["Issue"])'],
-        [("internal-access", 0, 2), ("train-on-test", 0, 3)]),
+        [("internal-access", 0, 3), ("train-on-test", 0, 4)]),
     "reading a run record is fine": (['import json\nrecord = json.load(open("runs/week1.json"))'], []),
 
     # test-capture
@@ -167,13 +169,23 @@ CASES = {
         ["seen = []\nfinal_evaluation(lambda t: (seen.extend(t), clf.predict(vec.transform(t)))[1], run='w1')"],
         [("test-capture", 0, 2)]),
     "predict stores in a dict": (
-        ["cache = {}\ndef predict(texts):\n    cache['texts'] = list(texts)\n    return clf.predict(vec.transform(texts))",
+        ["cache = {}\ndef predict(texts):\n    cache['texts'] = list(texts)\n    return clf.predict(texts)",
          "final_evaluation(predict=predict, run='w1')"],
         [("test-capture", 0, 3)]),
     "predict pickles its input": (
         ["import pickle\ndef predict(texts):\n    with open('t.pkl', 'wb') as f:\n        pickle.dump(texts, f)\n"
          "    return clf.predict(vec.transform(texts))\nfinal_evaluation(predict, run='w1')"],
         [("test-capture", 0, 4)]),
+    "a predict method keeps its input on the object": (
+        ["class Model:\n    def __init__(self):\n        self.seen = []\n\n    def predict(self, texts):\n"
+         "        self.seen.extend(texts)\n        return clf.predict(vec.transform(texts))\n\n"
+         "model = Model()\nfinal_evaluation(model.predict, run='w1')",
+         "clf.fit(vec.transform(model.seen), clf.predict(vec.transform(model.seen)))"],
+        [("test-capture", 0, 6), ("train-on-test", 1, 1), ("final-eval-before-training-ends", 1, 1)]),
+    "__call__ reached through a lambda": (
+        ["class Wrapped:\n    def __call__(self, texts):\n        self.last = texts\n"
+         "        return clf.predict(texts)\n\nwrapped = Wrapped()\nfinal_evaluation(lambda t: wrapped(t), run='w1')"],
+        [("test-capture", 0, 3)]),
     "keeping predictions is not capture": (
         ["all_preds = []\ndef predict(texts):\n    p = clf.predict(vec.transform(texts))\n    all_preds.append(p)\n"
          "    return p\nfinal_evaluation(predict, run='w1')"],
@@ -196,6 +208,10 @@ CASES = {
         [HUB + COURSE + "full = concatenate_datasets([train_ds, hub['test']])\n"
                         "trainer = Trainer(model=model, train_dataset=full, eval_dataset=val_ds)"],
         [("hub-dataset", 0, 2), ("resplit", 0, 5), ("train-on-test", 0, 6)]),
+    "through a method of a notebook class": (
+        ["class Runner:\n    def fit_on(self, data, labels):\n        self.model.fit(data, labels)\n\n"
+         "runner = Runner()\nrunner.fit_on(ds['test']['text'], ds['test']['label'])"],
+        [("train-on-test", 0, 3)]),
     "through a notebook function": (
         [HUB + "def fit_model(texts, labels):\n    return LogisticRegression().fit(vec.transform(texts), labels)\n"
                "test = hub['test']\nclf = fit_model(test['Consumer Complaint'], test['Issue'])"],
@@ -246,14 +262,16 @@ CASES = {
     "concatenate_datasets train + val": (
         [COURSE + "both = concatenate_datasets([train_ds, val_ds])"], [("resplit", 0, 3)]),
     "pd.concat of split-named frames": (
-        ["train_df = pd.read_csv('mine.csv')\ntest_df = pd.read_csv('theirs.csv')\nall_df = pd.concat([train_df, test_df])"],
+        ["train_df = pd.read_csv('mine.csv')\ntest_df = pd.read_csv('theirs.csv')\n"
+         "all_df = pd.concat([train_df, test_df])"],
         [("resplit", 0, 3)]),
     "from_pandas(concat).shuffle().select()": (
         [COURSE + "mixed = Dataset.from_pandas(pd.concat([train_ds.to_pandas(), val_ds.to_pandas()]))"
                   ".shuffle(seed=0).select(range(1000))"],
         [("resplit", 0, 3)]),
     "stratified subsamples of train are fine": (
-        [COURSE + "sub_idx, _ = train_test_split(list(range(len(train_ds))), train_size=10_000, stratify=train_ds['label'])\n"
+        [COURSE + "sub_idx, _ = train_test_split(list(range(len(train_ds))), train_size=10_000,\n"
+                  "                              stratify=train_ds['label'])\n"
                   "small = train_ds.train_test_split(train_size=5000, seed=0)['train']"], []),
     "pooling unrelated frames is fine": (
         [COURSE + "aug = concatenate_datasets([train_ds, augmented])\ndf = pd.concat([df_a, df_b])"], []),
@@ -287,7 +305,8 @@ CASES = {
     "final_evaluation in a loop": (["for run in ('a', 'b'):\n    final_evaluation(predict, run=run)"],
                                    [("final-eval-in-loop", 0, 2)]),
     "through a function called in a loop": (
-        ["def finish(name):\n    return final_evaluation(predict, run=name)\n\nfor name in ('a', 'b'):\n    finish(name)"],
+        ["def finish(name):\n    return final_evaluation(predict, run=name)\n\n"
+         "for name in ('a', 'b'):\n    finish(name)"],
         [("final-eval-in-loop", 0, 5)]),
     "in a comprehension": (["results = [final_evaluation(p, run=n) for n, p in predictors.items()]"],
                            [("final-eval-in-loop", 0, 1)]),
@@ -323,7 +342,8 @@ def test_reassignment_replaces_taint():
     """Reusing a name for val after training on it is honest; flow-insensitive taint would flag it."""
     cells = [COURSE + "X = vec.fit_transform(train_ds['text'])\nclf.fit(X, train_ds['label'])",
              "X = vec.transform(val_ds['text'])\nprint(evaluate(val_ds['label'], clf.predict(X)))",
-             "for epoch in range(2):\n    X = vec.transform(train_ds['text'])\n    clf.partial_fit(X, train_ds['label'])\n"
+             "for epoch in range(2):\n    X = vec.transform(train_ds['text'])\n"
+             "    clf.partial_fit(X, train_ds['label'])\n"
              "    X = vec.transform(val_ds['text'])\n    f1 = evaluate(val_ds['label'], clf.predict(X))"]
     assert analyze_cells(cells) == []
 
@@ -370,3 +390,9 @@ def test_magics_are_blanked_keeping_lines():
     assert found(analyze_cells(cells)) == [("train-on-test", 1, 2)]
     code, writes = strip_magics("%%time\n  !ls\nx = 1")
     assert code == "pass\n  pass\nx = 1" and writes == []
+
+
+def test_too_deep_statement_is_skipped_not_fatal():
+    deep = "x = " + " + ".join(["a"] * 900)  # parses, but is deeper than the analysis can recurse
+    cells = [deep + "\nclf.fit(ds['test']['text'], y)", "x = " + " + ".join(["a"] * 5000)]
+    assert found(analyze_cells(cells)) == [("syntax-error", 0, 1), ("train-on-test", 0, 2), ("syntax-error", 1, None)]

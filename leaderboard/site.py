@@ -1,0 +1,363 @@
+"""Build the static site: public and private boards per week, a season view, feedback pages, the
+instructor's overview, plots and exports. Everything is rendered from `templates/` by Jinja2 with
+autoescaping on for every template; nothing a student wrote is ever marked safe. The only markup
+passed through is the site's own stylesheet and sort script (constants below).
+
+Output layout (`out/`):
+
+    index.html, week<N>.html, week<N>-private.html, season.html      public: publish these
+    plots/*.png, exports/leaderboard.csv                                 public
+    instructor/index.html                                                instructor only: do not publish
+    instructor/feedback/<token>/week<N>.html                             one page per student and week;
+                                                                         <token> is an HMAC of the id
+    instructor/exports/moodle-week<N>.csv, instructor/exports/gradescope/week<N>/<student>/results.json
+
+Public pages show pseudonyms (real names only with `show_names`), never ids, never findings.
+Private boards and test metrics on feedback pages appear only once `now` is past the week's deadline.
+
+Reference per-class F1 on feedback pages: the week's `reference_per_class` run from
+`leaderboard.yaml` when configured; otherwise the best-scoring CLEAN submission of the week other
+than the student's own (by val macro-F1), shown anonymously as "best clean submission".
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from leaderboard import boards, exports, memo, plots, pseudonyms
+from leaderboard.data import PROJECT, Run, SiteConfig, Submission, Week, load_config, load_names, load_weeks, memo_notebooks
+from reference_solutions import bands as bands_module
+
+TEMPLATES = PROJECT / "templates"
+PRIVATE_DIR = "instructor"
+MARKER = ".leaderboard-site"
+
+SORT_JS = """(function () {
+  function key(cell, type) {
+    var v = cell.getAttribute("data-v");
+    if (v === null) { v = cell.textContent.trim(); }
+    if (type === "num") { if (v === "") { return null; } var n = parseFloat(v); return isNaN(n) ? null : n; }
+    return v.toLowerCase();
+  }
+  var tables = document.querySelectorAll("table.sortable");
+  Array.prototype.forEach.call(tables, function (table) {
+    var heads = table.tHead.rows[0].cells;
+    Array.prototype.forEach.call(heads, function (th, col) {
+      var button = th.querySelector("button");
+      if (!button) { return; }
+      button.addEventListener("click", function () {
+        var type = th.getAttribute("data-type") || "text";
+        var now = th.getAttribute("aria-sort");
+        var dir = now === "ascending" ? "descending" : now === "descending" ? "ascending"
+          : (th.getAttribute("data-first") || "ascending");
+        Array.prototype.forEach.call(heads, function (h) { h.removeAttribute("aria-sort"); });
+        th.setAttribute("aria-sort", dir);
+        var sign = dir === "ascending" ? 1 : -1;
+        var body = table.tBodies[0];
+        var rows = Array.prototype.map.call(body.rows, function (r, i) { return [key(r.cells[col], type), i, r]; });
+        rows.sort(function (a, b) {
+          if (a[0] === null || b[0] === null) { return a[0] === b[0] ? a[1] - b[1] : a[0] === null ? 1 : -1; }
+          if (a[0] < b[0]) { return -sign; }
+          if (a[0] > b[0]) { return sign; }
+          return a[1] - b[1];
+        });
+        rows.forEach(function (r) { body.appendChild(r[2]); });
+      });
+    });
+  });
+})();"""
+
+STYLE = """
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0; color: #1d1d1f; background: #fafafa; }
+header { background: #203a5c; color: #fff; padding: .6rem 1.2rem; }
+header a { color: #fff; margin-right: 1rem; text-decoration: none; }
+header .title { font-weight: 600; margin-right: 2rem; }
+main { padding: 1rem 1.2rem 3rem; max-width: 1200px; }
+h1 { font-size: 1.5rem; margin: .4rem 0 .8rem; } h2 { font-size: 1.2rem; margin-top: 1.8rem; } h3 { font-size: 1.05rem; }
+table { border-collapse: collapse; margin: .6rem 0; background: #fff; font-size: .9rem; }
+th, td { border-bottom: 1px solid #ddd; padding: .3rem .55rem; text-align: left; vertical-align: top; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+th button { font: inherit; font-weight: 600; background: none; border: 0; padding: 0; cursor: pointer; color: inherit; }
+th[aria-sort="ascending"] button::after { content: " \\25B2"; } th[aria-sort="descending"] button::after { content: " \\25BC"; }
+tr.reference td { background: #fdf3e7; font-style: italic; }
+tr.unranked td { color: #777; }
+.note { background: #eef3fa; border-left: 4px solid #3465a4; padding: .5rem .8rem; margin: .8rem 0; }
+.warn { background: #fff4e5; border-left: 4px solid #e69500; padding: .5rem .8rem; margin: .8rem 0; }
+.bad { color: #b00020; font-weight: 600; } .good { color: #1b7f3b; } .muted { color: #777; }
+.status-under-review { color: #b05a00; font-weight: 600; }
+pre, .memo-text { white-space: pre-wrap; word-break: break-word; background: #f3f3f3; padding: .3rem .5rem; margin: .2rem 0; font-size: .85rem; }
+.criterion { background: #fff; border: 1px solid #ddd; padding: .6rem .9rem; margin: .8rem 0; }
+img.plot { max-width: 100%; border: 1px solid #eee; background: #fff; }
+footer { color: #777; font-size: .8rem; padding: 1rem 1.2rem; }
+"""
+
+
+def _csp_hash(script: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+
+
+def _environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True)
+    env.globals.update(sort_js=Markup(SORT_JS), style=Markup(STYLE), script_hash=_csp_hash(SORT_JS))
+    env.filters.update(f4=lambda v, d=4: "—" if v is None else f"{v:.{d}f}",
+                       ms=lambda v: "—" if v is None else (f"{v:.2f}" if v < 100 else f"{v:.0f}"),
+                       count=lambda v: "—" if v is None else f"{int(v):,}",
+                       signed=lambda v: "—" if v is None else ("in band" if v == 0 else f"{v:+.4f}"),
+                       dv=lambda v: "" if v is None else repr(float(v)))
+    return env
+
+
+@dataclass
+class Ctx:
+    """Everything the pages share."""
+
+    course_dir: Path
+    out: Path
+    cfg: SiteConfig
+    weeks: list[Week]
+    names: dict[str, str]
+    pseudonym: dict[str, str]
+    display: dict[str, str]
+    tokens: dict[str, str]
+    now: datetime
+    show_names: bool
+
+
+def _revealed(ctx: Ctx, week: str) -> bool:
+    deadline = ctx.cfg.deadlines.get(week)
+    return deadline is not None and ctx.now >= deadline
+
+
+def _deadline_text(ctx: Ctx, week: str) -> str:
+    deadline = ctx.cfg.deadlines.get(week)
+    return deadline.strftime("%Y-%m-%d %H:%M UTC") if deadline else "the deadline (not yet set in leaderboard.yaml)"
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def build_site(course_dir: Path, out: Path, *, now: datetime | None = None, show_names: bool = False) -> Path:
+    """Build the whole site from a graded course folder into `out`; returns the path of index.html.
+
+    `now` (default: the current UTC time) decides which private boards are revealed; naive datetimes
+    are UTC. `show_names` (or `show_names: true` in leaderboard.yaml) puts real names from
+    students.json on public pages instead of pseudonyms.
+    """
+    course_dir, out = Path(course_dir), Path(out)
+    now = now or datetime.now(timezone.utc)
+    now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    cfg = load_config(course_dir)
+    show_names = bool(show_names or cfg.show_names)
+    weeks = load_weeks(course_dir)
+    names = load_names(course_dir)
+    students = sorted({s for w in weeks for s in w.submissions})
+    pseudo = pseudonyms.assign(students, cfg.salt)
+    display = {s: (names.get(s) or pseudo[s]) if show_names else pseudo[s] for s in students}
+    tokens = {s: pseudonyms.token(s, cfg.salt) for s in students}
+    ctx = Ctx(course_dir, out, cfg, weeks, names, pseudo, display, tokens, now, show_names)
+
+    if (out / MARKER).is_file():  # a previous build: drop its pages so no stale student page survives
+        for stale in ("plots", PRIVATE_DIR, "exports"):
+            if (out / stale).is_dir():
+                shutil.rmtree(out / stale)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("built by leaderboard.site.build_site; instructor/ is private\n", encoding="utf-8")
+    env = _environment()
+    week_pages = [_build_week(ctx, env, week) for week in weeks]
+    season = _build_season(ctx, env, week_pages)
+    _build_instructor(ctx, env, week_pages)
+    exports.leaderboard_csv(out / "exports" / "leaderboard.csv",
+                            [(w["name"], board, w[board]) for w in week_pages for board in ("public", "private")
+                             if board == "public" or w["revealed"]])
+    index = out / "index.html"
+    _write(index, env.get_template("index.html").render(
+        root="", cfg=cfg, weeks=week_pages, season=season, now=now.strftime("%Y-%m-%d %H:%M UTC"),
+        show_names=show_names, page="index"))
+    return index
+
+
+# ---------------------------------------------------------------------------------------------------
+# Week boards and feedback
+# ---------------------------------------------------------------------------------------------------
+
+
+def _reference_per_class(ctx: Ctx, week: Week) -> list[tuple[str, str, Run]]:
+    """Clean candidates for the per-class reference, best first: (student, label, run)."""
+    ranked = []
+    for student, subs in week.submissions.items():
+        clean = [(s, r) for s in subs if s.valid and s.integrity == "clean" for r in s.runs
+                 if r.metric("val", "macro_f1") is not None and r.per_class("val")]
+        if clean:
+            sub, run = max(clean, key=lambda sr: sr[1].metric("val", "macro_f1"))
+            ranked.append((student, "best clean submission this week (anonymous)", run))
+    return sorted(ranked, key=lambda t: -t[2].metric("val", "macro_f1"))
+
+
+def _build_week(ctx: Ctx, env: Environment, week: Week) -> dict:
+    revealed = _revealed(ctx, week.name)
+    public = boards.student_rows(week, "val", ctx.display)
+    private = boards.student_rows(week, "test", ctx.display) if revealed else []
+    refs_public = boards.reference_rows(week.name, "val", ctx.cfg.profile, ctx.cfg.reference_rows)
+    refs_private = boards.reference_rows(week.name, "test", ctx.cfg.profile, ctx.cfg.reference_rows) if revealed else []
+    plot_dir = ctx.out / "plots"
+    counted = [(r.latency_ms, r.macro_f1) for r in public if r.macro_f1 is not None and r.latency_ms is not None]
+    pareto = plots.pareto_plot(plot_dir / f"{week.name}-pareto.png", f"{week.title}: macro-F1 vs latency", counted,
+                               [(r.name, r.macro_f1, r.latency_ms) for r in refs_public])
+    dist = plots.distribution_plot(plot_dir / f"{week.name}-distribution.png", f"{week.title}: val macro-F1 of counted runs",
+                                   [r.macro_f1 for r in public if r.macro_f1 is not None],
+                                   [(r.name, r.macro_f1) for r in refs_public])
+    info = {"name": week.name, "title": week.title, "revealed": revealed, "deadline": _deadline_text(ctx, week.name),
+            "public": public, "private": private, "students": len(week.submissions),
+            "ranked": sum(r.rank is not None for r in public),
+            "pareto": pareto.relative_to(ctx.out).as_posix(), "distribution": dist.relative_to(ctx.out).as_posix()}
+    common = dict(root="", cfg=ctx.cfg, week=info, show_names=ctx.show_names, weeks=[w.name for w in ctx.weeks], page=week.name)
+    _write(ctx.out / f"{week.name}.html", env.get_template("board.html").render(
+        board="public", rows=boards.ordered(public + refs_public), **common))
+    _write(ctx.out / f"{week.name}-private.html", env.get_template("board.html").render(
+        board="private", rows=boards.ordered(private + refs_private), **common))
+
+    # Feedback pages and the per-student facts the instructor page needs.
+    rubric = memo.load_rubric(week.number, ctx.cfg.rubrics_dir)
+    ref_numbers = memo.reference_numbers({p: bands_module.load_bands(p) for p in dict.fromkeys((ctx.cfg.profile, "full"))},
+                                         week.name)
+    configured = ctx.cfg.reference_per_class.get(week.name)
+    candidates = [] if configured else _reference_per_class(ctx, week)
+    rank_of = {r.student: r for r in public}
+    template = env.get_template("feedback.html")
+    students = []
+    for student, subs in week.submissions.items():
+        sub = _primary(subs)
+        chosen = boards.best_run(subs)
+        run = chosen[1] if chosen else (sub.runs[0] if sub.runs else None)
+        memo_text, problems = memo.read_memo(memo_notebooks(ctx.course_dir, student, week.name))
+        obs = memo.observe(memo_text, rubric, sub.measured, references=ref_numbers,
+                           words_per_page=ctx.cfg.words_per_page, problems=problems)
+        if configured:
+            reference = {"label": configured["name"], "per_class": configured["per_class_f1"], "tiers": None}
+        else:
+            other = next(((label, r) for s, label, r in candidates if s != student), None)
+            reference = {"label": other[0], "per_class": other[1].per_class("val"),
+                         "tiers": other[1].val.get("tier_f1")} if other else None
+        per_class = _per_class(ctx, run, reference)
+        token = ctx.tokens[student]
+        rel = f"{PRIVATE_DIR}/feedback/{token}/{week.name}.html"
+        _write(ctx.out / rel, template.render(
+            root="../../../", cfg=ctx.cfg, week=info, student=student, name=ctx.names.get(student, ""),
+            pseudonym=ctx.pseudonym[student], row=rank_of.get(student), subs=subs, sub=sub, run=run,
+            counted=chosen is not None, revealed=revealed, obs=obs, reference=reference, per_class=per_class,
+            show_names=ctx.show_names, weeks=[w.name for w in ctx.weeks], page="feedback"))
+        students.append({"student": student, "name": ctx.names.get(student, ""), "sub": sub, "subs": subs,
+                         "obs": obs, "link": rel, "page": rel[len(PRIVATE_DIR) + 1:],
+                         "row": rank_of.get(student)})
+    info["feedback"] = students
+    return info
+
+
+def _primary(subs: list[Submission]) -> Submission:
+    """The submission a feedback page is about: the one whose run counts, else the latest attempt."""
+    chosen = boards.best_run(subs)
+    return chosen[0] if chosen else subs[-1]
+
+
+def _per_class(ctx: Ctx, run: Run | None, reference: dict | None) -> dict:
+    if run is None or not run.per_class("val"):
+        return {}
+    mine = run.per_class("val")
+    ref = reference["per_class"] if reference else None
+    chart = plots.per_class_svg(mine, ref)
+    labels = ctx.cfg.labels
+    gaps = []
+    if ref:
+        for c in range(min(len(mine), len(ref))):
+            gaps.append({"cls": c, "name": labels[c] if c < len(labels) else f"class {c}", "mine": mine[c],
+                         "ref": ref[c], "gap": mine[c] - ref[c]})
+        gaps.sort(key=lambda g: g["gap"])
+    zero = sum(v == 0 for v in mine)
+    return {"chart": chart, "worst": gaps[:8], "best": [g for g in gaps[::-1][:5] if g["gap"] > 0],
+            "zero": zero, "n": len(mine)}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Season and instructor pages
+# ---------------------------------------------------------------------------------------------------
+
+
+def _build_season(ctx: Ctx, env: Environment, week_pages: list[dict]) -> dict:
+    table: dict[str, dict] = {}
+    for w in week_pages:
+        for row in w["public"]:
+            entry = table.setdefault(row.student, {"name": row.name, "weeks": {}})
+            entry["weeks"][w["name"]] = row
+    rows = []
+    for student, entry in table.items():
+        ranks = [r.rank for r in entry["weeks"].values() if r.rank is not None]
+        rows.append({"name": entry["name"], "weeks": entry["weeks"], "ranked": len(ranks),
+                     "mean_rank": sum(ranks) / len(ranks) if ranks else None})
+    rows.sort(key=lambda r: (-r["ranked"], r["mean_rank"] if r["mean_rank"] is not None else 1e9, r["name"]))
+    plot = plots.season_plot(ctx.out / "plots" / "season.png", [w["name"] for w in week_pages],
+                             [[r.macro_f1 for r in w["public"] if r.macro_f1 is not None] for w in week_pages])
+    info = {"rows": rows, "plot": plot.relative_to(ctx.out).as_posix()}
+    _write(ctx.out / "season.html", env.get_template("season.html").render(
+        root="", cfg=ctx.cfg, season=info, weeks=[w.name for w in ctx.weeks], week_pages=week_pages,
+        show_names=ctx.show_names, page="season"))
+    return info
+
+
+SEVERITY_ORDER = {"critical": 0, "major": 1, "minor": 2, "info": 3}
+
+
+def _build_instructor(ctx: Ctx, env: Environment, week_pages: list[dict]) -> None:
+    base = ctx.out / PRIVATE_DIR
+    flags, failed, memos, summary = [], [], [], []
+    for w in week_pages:
+        scores = []
+        entries = []
+        for s in w["feedback"]:
+            sub: Submission = s["sub"]
+            link = s["page"]
+            for candidate in s["subs"]:
+                for f in candidate.findings:
+                    flags.append({"week": w["name"], "student": s["student"], "name": s["name"], "link": link,
+                                  "attempt": candidate.attempt, "integrity": candidate.integrity, **{
+                                      k: f.get(k) for k in ("severity", "layer", "rule", "message", "cell", "line")}})
+                if candidate.status != "graded":
+                    failed.append({"week": w["name"], "student": s["student"], "name": s["name"], "link": link,
+                                   "attempt": candidate.attempt, "error": candidate.error or "no reason recorded",
+                                   "first": (candidate.error or "no reason recorded").splitlines()[0]})
+            if sub.status == "graded" and sub.max_score:
+                scores.append(sub.score / sub.max_score)
+            obs: memo.Observations = s["obs"]
+            if obs.length_status != "within" or obs.mismatches or obs.evidence_missing:
+                memos.append({"week": w["name"], "student": s["student"], "name": s["name"], "link": link, "obs": obs})
+            row = s["row"]
+            entries.append({"student": s["student"], "name": s["name"] or s["student"], "score": sub.score,
+                            "max_score": sub.max_score,
+                            "comment": f"autograded {sub.score:g}/{sub.max_score:g}; integrity: "
+                                       f"{sub.integrity if sub.status == 'graded' else 'not graded: ' + (sub.error.splitlines() or [''])[0]}; "
+                                       f"{obs.summary()}; leaderboard: {row.name if row else ''}"})
+            exports.gradescope_results(base / "exports" / "gradescope" / w["name"] / s["student"] / "results.json",
+                                       sub.raw or {"score": 0, "tests": [], "extra_data": {"status": sub.status, "error": sub.error}},
+                                       exports.gradescope_leaderboard(row if row and row.macro_f1 is not None else None,
+                                                                      row.status if row else "pending"))
+        exports.moodle_csv(base / "exports" / f"moodle-{w['name']}.csv", entries)
+        summary.append({"name": w["name"], "title": w["title"], "students": w["students"], "ranked": w["ranked"],
+                        "failed": sum(1 for s in w["feedback"] if s["sub"].status != "graded"),
+                        "flagged": sum(1 for s in w["feedback"] if any(c.flagged for c in s["subs"])),
+                        "mean": sum(scores) / len(scores) if scores else None, "scores": scores})
+    flags.sort(key=lambda f: (SEVERITY_ORDER.get(f["severity"], 9), f["week"], f["student"]))
+    grades = plots.grades_plot(base / "grades.png", [s["name"] for s in summary], [s["scores"] for s in summary])
+    _write(base / "index.html", env.get_template("instructor.html").render(
+        root="../", cfg=ctx.cfg, summary=summary, flags=flags, failed=failed, memos=memos,
+        grades=grades.relative_to(base).as_posix(), weeks=[w.name for w in ctx.weeks], show_names=ctx.show_names,
+        page="instructor", feedback=[(w["name"], w["feedback"]) for w in week_pages]))

@@ -92,7 +92,11 @@ def student_rows(week: Week, split: str, display: dict[str, str]) -> list[Row]:
 
 
 def _pretty(pipeline: str) -> str:
-    names = {"majority": "Majority class", "tfidf": "TF-IDF + LR", "tfidf_fast": "TF-IDF (fast)"}
+    names = {"majority": "Majority class", "tfidf": "TF-IDF + LR", "tfidf_fast": "TF-IDF (fast)",
+             "modernbert": "ModernBERT full fine-tune", "linear": "ModernBERT, unweighted",
+             "sqrt_weighted": "ModernBERT, sqrt-weighted", "lora_encoder": "ModernBERT LoRA r16",
+             "qwen_lora": "Qwen2.5-0.5B LoRA r16", "encoder_int8": "ModernBERT int8", "encoder_nf4": "ModernBERT NF4",
+             "vanilla_student": "Student, vanilla", "distilled_student": "Student, distilled"}
     return names.get(pipeline, pipeline.replace("_", " "))
 
 

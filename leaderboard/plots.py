@@ -9,12 +9,12 @@ of reference pipelines.
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 STUDENT = "#3465a4"
-REFERENCE = "#cc0000"
 DPI = 80
 
 
@@ -27,9 +27,11 @@ def _plt():
     return plt
 
 
-def _save(fig, path: Path) -> Path:
+def _save(fig, path: Path, margins: dict | None = None) -> Path:
+    """Fixed margins rather than bbox_inches="tight" (which draws every figure twice)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    fig.subplots_adjust(**(margins or {"left": 0.1, "right": 0.97, "bottom": 0.17, "top": 0.9}))
+    fig.savefig(path, dpi=DPI, metadata={"Software": None})
     _plt().close(fig)
     return path
 
@@ -44,60 +46,65 @@ def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]
     return front
 
 
+LEGEND_RIGHT = {"left": 0.08, "right": 0.66, "bottom": 0.13, "top": 0.92}
+REF_STYLES = [("#cc0000", "--"), ("#e69500", "-."), ("#7a1fa2", ":"), ("#2e7d32", "--"), ("#5d4037", "-."),
+              ("#c2185b", ":"), ("#00838f", "--"), ("#616161", "-.")]
+
+
 def pareto_plot(path: Path, title: str, students: list[tuple[float, float]],
                 references: list[tuple[str, float, float | None]]) -> Path:
     """Macro-F1 against latency (ms per example, log scale). Students: (latency, f1). References:
-    (name, f1, latency or None); one without a latency is drawn as a dashed horizontal line."""
+    (name, f1, latency or None): a star where a latency is known, else a horizontal line; all named in
+    the legend."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    from matplotlib.ticker import FormatStrFormatter, NullFormatter
+
+    fig, ax = plt.subplots(figsize=(7.2, 4.0))
     if students:
         xs, ys = zip(*students)
         ax.scatter(xs, ys, s=14, alpha=0.6, color=STUDENT, label=f"students ({len(students)})")
         front = pareto_front(students)
         ax.plot([p[0] for p in front], [p[1] for p in front], color=STUDENT, lw=1, drawstyle="steps-post",
                 label="students' Pareto front")
-    for i, (name, f1, latency) in enumerate(references):
-        if f1 is None:
-            continue
+    shown = [r for r in references if r[1] is not None]
+    for (name, f1, latency), (colour, style) in zip(shown, REF_STYLES * (len(shown) // len(REF_STYLES) + 1)):
         if latency is None:
-            ax.axhline(f1, color=REFERENCE, lw=0.8, ls="--", alpha=0.7)
-            ax.annotate(name, xy=(0.01, f1), xycoords=("axes fraction", "data"), fontsize=7, color=REFERENCE,
-                        va="bottom")
+            ax.axhline(f1, color=colour, lw=1, ls=style, label=f"{name} (no latency)")
         else:
-            ax.scatter([latency], [f1], marker="*", s=120, color=REFERENCE, zorder=3,
-                       label="reference" if i == 0 else None)
-            ax.annotate(name, xy=(latency, f1), xytext=(4, 4), textcoords="offset points", fontsize=7, color=REFERENCE)
-    if students or any(r[2] is not None for r in references):
+            ax.scatter([latency], [f1], marker="*", s=140, color=colour, zorder=3, label=name)
+    if students or any(r[2] is not None for r in shown):
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
     else:
         ax.text(0.5, 0.5, "no latency measured yet", ha="center", va="center", transform=ax.transAxes, color="grey")
     ax.set_xlabel("latency (ms per example, log scale; lower is better)")
     ax.set_ylabel("val macro-F1")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    if students:
-        ax.legend(fontsize=7, loc="lower right")
-    return _save(fig, path)
+    if students or shown:
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    return _save(fig, path, LEGEND_RIGHT)
 
 
 def distribution_plot(path: Path, title: str, values: list[float], references: list[tuple[str, float]],
                       xlabel: str = "val macro-F1") -> Path:
-    """Histogram of one week's values with reference lines."""
+    """Histogram of one week's values with reference lines (named in the legend)."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 2.8))
+    fig, ax = plt.subplots(figsize=(7.2, 2.8))
     if values:
-        ax.hist(values, bins=min(30, max(5, len(values) // 5)), color=STUDENT, alpha=0.8)
+        ax.hist(values, bins=min(30, max(5, len(values) // 5)), color=STUDENT, alpha=0.8, label="students")
     else:
         ax.text(0.5, 0.5, "no ranked submissions", ha="center", va="center", transform=ax.transAxes, color="grey")
-    for name, value in references:
-        if value is not None:
-            ax.axvline(value, color=REFERENCE, lw=1, ls="--")
-            ax.annotate(name, xy=(value, 0.95), xycoords=("data", "axes fraction"), rotation=90, fontsize=7,
-                        color=REFERENCE, ha="right", va="top")
+    shown = [r for r in references if r[1] is not None]
+    for (name, value), (colour, style) in zip(shown, REF_STYLES * (len(shown) // len(REF_STYLES) + 1)):
+        ax.axvline(value, color=colour, lw=1.2, ls=style, label=name)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("students")
     ax.set_title(title, fontsize=10)
-    return _save(fig, path)
+    if values or shown:
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    return _save(fig, path, {**LEGEND_RIGHT, "bottom": 0.2})
 
 
 def season_plot(path: Path, weeks: list[str], values: list[list[float]]) -> Path:
@@ -125,7 +132,25 @@ def grades_plot(path: Path, weeks: list[str], fractions: list[list[float]]) -> P
         ax.set_title(f"{week} (n={len(values)})", fontsize=9)
         ax.set_xlabel("score / max", fontsize=8)
     axes[0][0].set_ylabel("students")
-    return _save(fig, path)
+    return _save(fig, path, {"left": 0.06, "right": 0.98, "bottom": 0.22, "top": 0.85, "wspace": 0.15})
+
+
+@lru_cache(maxsize=64)
+def _reference_layout(reference: tuple[float, ...] | None, n: int, width: int, height: int) -> tuple:
+    """Class order and the reference's bars: shared by every page with the same reference."""
+    pad_left, pad_bottom, top = 30, 18, 6
+    plot_w, plot_h = width - pad_left - 4, height - pad_bottom - top
+    step = plot_w / n
+    bottom = top + plot_h
+    if reference:
+        order = sorted(range(n), key=lambda c: -(reference[c] if c < len(reference) else 0.0))
+        bars = "".join(f"M{pad_left + i * step:.1f} {bottom:.1f}V{top + plot_h * (1 - min(1.0, reference[c])):.1f}"
+                       f"h{max(step - 0.6, 0.4):.2f}V{bottom:.1f}z"
+                       for i, c in enumerate(order) if c < len(reference) and reference[c] > 0)
+    else:
+        order, bars = None, ""
+    xs = [f"{pad_left + i * step:.1f}" for i in range(n + 1)]
+    return order, bars, xs, pad_left, top, bottom, plot_h
 
 
 def per_class_svg(student: list[float], reference: list[float] | None, width: int = 680, height: int = 180) -> dict:
@@ -134,26 +159,11 @@ def per_class_svg(student: list[float], reference: list[float] | None, width: in
     n = len(student)
     if n == 0:
         return {}
-    order = sorted(range(n), key=lambda c: -(reference[c] if reference and c < len(reference) else student[c]))
-    pad_left, pad_bottom = 30, 18
-    plot_w, plot_h = width - pad_left - 4, height - pad_bottom - 6
-    step = plot_w / n
-    top = 6
-
-    def y(v: float) -> float:
-        return top + plot_h * (1 - max(0.0, min(1.0, v)))
-
-    bars = []
-    if reference:
-        for i, c in enumerate(order):
-            v = reference[c] if c < len(reference) else 0.0
-            if v > 0:
-                x = pad_left + i * step
-                bars.append(f"M{x:.1f} {top + plot_h:.1f}V{y(v):.1f}h{max(step - 0.6, 0.4):.2f}V{top + plot_h:.1f}z")
-    line = []
-    for i, c in enumerate(order):
-        x0, x1, yy = pad_left + i * step, pad_left + (i + 1) * step, y(student[c])
-        line.append(f"{'M' if i == 0 else 'L'}{x0:.1f} {yy:.1f}H{x1:.1f}")
-    return {"width": width, "height": height, "bars": "".join(bars), "line": "".join(line),
-            "left": pad_left, "top": top, "bottom": top + plot_h, "right": width - 4,
-            "ticks": [(f"{v:.1f}", round(y(v), 1)) for v in (0.0, 0.5, 1.0)], "n": n}
+    order, bars, xs, left, top, bottom, plot_h = _reference_layout(tuple(reference) if reference else None, n, width, height)
+    if order is None:
+        order = sorted(range(n), key=lambda c: -student[c])
+    ys = [f"{top + plot_h * (1 - max(0.0, min(1.0, student[c]))):.1f}" for c in order]
+    line = "M" + "".join(f"{xs[i]} {ys[i]}H{xs[i + 1]}" + ("L" if i < n - 1 else "") for i in range(n))
+    return {"width": width, "height": height, "bars": bars, "line": line, "left": left, "top": top,
+            "bottom": bottom, "right": width - 4, "n": n,
+            "ticks": [(f"{v:.1f}", round(top + plot_h * (1 - v), 1)) for v in (0.0, 0.5, 1.0)]}

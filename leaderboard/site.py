@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import shutil
-from dataclasses import dataclass
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -130,6 +131,8 @@ class Ctx:
     tokens: dict[str, str]
     now: datetime
     show_names: bool
+    pool: object = None  # a one-process executor drawing the figures while pages render, or None
+    plot_jobs: list = field(default_factory=list)
 
 
 def _revealed(ctx: Ctx, week: str) -> bool:
@@ -142,9 +145,24 @@ def _deadline_text(ctx: Ctx, week: str) -> str:
     return deadline.strftime("%Y-%m-%d %H:%M UTC") if deadline else "the deadline (not yet set in leaderboard.yaml)"
 
 
+WRITTEN: set[Path] = set()  # files written by the build in progress (stale ones are removed at the end)
+last_timings: dict[str, float] = {}  # phase -> seconds of the latest build (the benchmark reports them)
+
+
 def _write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
+    WRITTEN.add(path)
+
+
+def _remove_stale(out: Path) -> None:
+    """Files of a previous build that this build did not write (a student or week gone): removed.
+    Overwriting in place and deleting only these is much cheaper than emptying the folder first."""
+    for top in [p for p in out.glob("*.html")] + [out / d for d in ("plots", PRIVATE_DIR, "exports")]:
+        files = [top] if top.is_file() else [p for p in top.rglob("*") if p.is_file()] if top.is_dir() else []
+        for path in files:
+            if path not in WRITTEN:
+                path.unlink()
 
 
 def build_site(course_dir: Path, out: Path, *, now: datetime | None = None, show_names: bool = False) -> Path:
@@ -167,24 +185,36 @@ def build_site(course_dir: Path, out: Path, *, now: datetime | None = None, show
     tokens = {s: pseudonyms.token(s, cfg.salt) for s in students}
     ctx = Ctx(course_dir, out, cfg, weeks, names, pseudo, display, tokens, now, show_names)
 
-    if (out / MARKER).is_file():  # a previous build: drop its pages so no stale student page survives
-        for stale in ("plots", PRIVATE_DIR, "exports"):
-            if (out / stale).is_dir():
-                shutil.rmtree(out / stale)
+    rebuild = (out / MARKER).is_file()  # a previous build of ours: its stale files go at the end
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).write_text("built by leaderboard.site.build_site; instructor/ is private\n", encoding="utf-8")
+    WRITTEN.clear()
+    last_timings.clear()
     env = _environment()
     week_pages = [_build_week(ctx, env, week) for week in weeks]
     season = _build_season(ctx, env, week_pages)
     _build_instructor(ctx, env, week_pages)
-    exports.leaderboard_csv(out / "exports" / "leaderboard.csv",
-                            [(w["name"], board, w[board]) for w in week_pages for board in ("public", "private")
-                             if board == "public" or w["revealed"]])
+    with _phase("exports"):
+        WRITTEN.add(exports.leaderboard_csv(out / "exports" / "leaderboard.csv",
+                                            [(w["name"], board, w[board]) for w in week_pages
+                                             for board in ("public", "private") if board == "public" or w["revealed"]]))
     index = out / "index.html"
-    _write(index, env.get_template("index.html").render(
-        root="", cfg=cfg, weeks=week_pages, season=season, now=now.strftime("%Y-%m-%d %H:%M UTC"),
-        show_names=show_names, page="index"))
+    with _phase("pages"):
+        _write(index, env.get_template("index.html").render(
+            root="", cfg=cfg, weeks=[w.name for w in weeks], week_pages=week_pages, season=season,
+            now=now.strftime("%Y-%m-%d %H:%M UTC"), show_names=show_names, page="index"))
+    if rebuild:
+        _remove_stale(out)
     return index
+
+
+@contextmanager
+def _phase(name: str):
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        last_timings[name] = last_timings.get(name, 0.0) + time.perf_counter() - start
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -204,28 +234,41 @@ def _reference_per_class(ctx: Ctx, week: Week) -> list[tuple[str, str, Run]]:
     return sorted(ranked, key=lambda t: -t[2].metric("val", "macro_f1"))
 
 
+def _plot(ctx: Ctx, function, path: Path, *args) -> str:
+    """Draw a figure (in the plot worker when there is one, so it overlaps page rendering); returns
+    its path relative to the site root."""
+    WRITTEN.add(path)
+    if ctx.pool is not None:
+        ctx.plot_jobs.append(ctx.pool.submit(function, path, *args))
+    else:
+        with _phase("plots"):
+            function(path, *args)
+    return path.relative_to(ctx.out).as_posix()
+
+
 def _build_week(ctx: Ctx, env: Environment, week: Week) -> dict:
     revealed = _revealed(ctx, week.name)
-    public = boards.student_rows(week, "val", ctx.display)
-    private = boards.student_rows(week, "test", ctx.display) if revealed else []
-    refs_public = boards.reference_rows(week.name, "val", ctx.cfg.profile, ctx.cfg.reference_rows)
-    refs_private = boards.reference_rows(week.name, "test", ctx.cfg.profile, ctx.cfg.reference_rows) if revealed else []
+    with _phase("boards"):
+        public = boards.student_rows(week, "val", ctx.display)
+        private = boards.student_rows(week, "test", ctx.display) if revealed else []
+        refs_public = boards.reference_rows(week.name, "val", ctx.cfg.profile, ctx.cfg.reference_rows)
+        refs_private = boards.reference_rows(week.name, "test", ctx.cfg.profile, ctx.cfg.reference_rows) if revealed else []
     plot_dir = ctx.out / "plots"
     counted = [(r.latency_ms, r.macro_f1) for r in public if r.macro_f1 is not None and r.latency_ms is not None]
-    pareto = plots.pareto_plot(plot_dir / f"{week.name}-pareto.png", f"{week.title}: macro-F1 vs latency", counted,
-                               [(r.name, r.macro_f1, r.latency_ms) for r in refs_public])
-    dist = plots.distribution_plot(plot_dir / f"{week.name}-distribution.png", f"{week.title}: val macro-F1 of counted runs",
-                                   [r.macro_f1 for r in public if r.macro_f1 is not None],
-                                   [(r.name, r.macro_f1) for r in refs_public])
+    pareto = _plot(ctx, plots.pareto_plot, plot_dir / f"{week.name}-pareto.png", f"{week.title}: macro-F1 vs latency",
+                   counted, [(r.name, r.macro_f1, r.latency_ms) for r in refs_public])
+    dist = _plot(ctx, plots.distribution_plot, plot_dir / f"{week.name}-distribution.png",
+                 f"{week.title}: val macro-F1 of counted runs", [r.macro_f1 for r in public if r.macro_f1 is not None],
+                 [(r.name, r.macro_f1) for r in refs_public])
     info = {"name": week.name, "title": week.title, "revealed": revealed, "deadline": _deadline_text(ctx, week.name),
             "public": public, "private": private, "students": len(week.submissions),
-            "ranked": sum(r.rank is not None for r in public),
-            "pareto": pareto.relative_to(ctx.out).as_posix(), "distribution": dist.relative_to(ctx.out).as_posix()}
+            "ranked": sum(r.rank is not None for r in public), "pareto": pareto, "distribution": dist}
     common = dict(root="", cfg=ctx.cfg, week=info, show_names=ctx.show_names, weeks=[w.name for w in ctx.weeks], page=week.name)
-    _write(ctx.out / f"{week.name}.html", env.get_template("board.html").render(
-        board="public", rows=boards.ordered(public + refs_public), **common))
-    _write(ctx.out / f"{week.name}-private.html", env.get_template("board.html").render(
-        board="private", rows=boards.ordered(private + refs_private), **common))
+    with _phase("pages"):
+        _write(ctx.out / f"{week.name}.html", env.get_template("board.html").render(
+            board="public", rows=boards.ordered(public + refs_public), **common))
+        _write(ctx.out / f"{week.name}-private.html", env.get_template("board.html").render(
+            board="private", rows=boards.ordered(private + refs_private), **common))
 
     # Feedback pages and the per-student facts the instructor page needs.
     rubric = memo.load_rubric(week.number, ctx.cfg.rubrics_dir)
@@ -240,23 +283,24 @@ def _build_week(ctx: Ctx, env: Environment, week: Week) -> dict:
         sub = _primary(subs)
         chosen = boards.best_run(subs)
         run = chosen[1] if chosen else (sub.runs[0] if sub.runs else None)
-        memo_text, problems = memo.read_memo(memo_notebooks(ctx.course_dir, student, week.name))
-        obs = memo.observe(memo_text, rubric, sub.measured, references=ref_numbers,
-                           words_per_page=ctx.cfg.words_per_page, problems=problems)
+        with _phase("memo observations"):
+            memo_text, problems = memo.read_memo(memo_notebooks(ctx.course_dir, student, week.name))
+            obs = memo.observe(memo_text, rubric, sub.measured, references=ref_numbers,
+                               words_per_page=ctx.cfg.words_per_page, problems=problems)
         if configured:
             reference = {"label": configured["name"], "per_class": configured["per_class_f1"], "tiers": None}
         else:
             other = next(((label, r) for s, label, r in candidates if s != student), None)
             reference = {"label": other[0], "per_class": other[1].per_class("val"),
                          "tiers": other[1].val.get("tier_f1")} if other else None
-        per_class = _per_class(ctx, run, reference)
-        token = ctx.tokens[student]
-        rel = f"{PRIVATE_DIR}/feedback/{token}/{week.name}.html"
-        _write(ctx.out / rel, template.render(
-            root="../../../", cfg=ctx.cfg, week=info, student=student, name=ctx.names.get(student, ""),
-            pseudonym=ctx.pseudonym[student], row=rank_of.get(student), subs=subs, sub=sub, run=run,
-            counted=chosen is not None, revealed=revealed, obs=obs, reference=reference, per_class=per_class,
-            show_names=ctx.show_names, weeks=[w.name for w in ctx.weeks], page="feedback"))
+        rel = f"{PRIVATE_DIR}/feedback/{ctx.tokens[student]}/{week.name}.html"
+        with _phase("pages"):
+            _write(ctx.out / rel, template.render(
+                root="../../../", cfg=ctx.cfg, week=info, student=student, name=ctx.names.get(student, ""),
+                pseudonym=ctx.pseudonym[student], row=rank_of.get(student), subs=subs, sub=sub, run=run,
+                found=[(s, f) for s in subs for f in s.findings], per_class=_per_class(ctx, run, reference),
+                counted=chosen is not None, revealed=revealed, obs=obs, reference=reference,
+                show_names=ctx.show_names, weeks=[w.name for w in ctx.weeks], page="feedback"))
         students.append({"student": student, "name": ctx.names.get(student, ""), "sub": sub, "subs": subs,
                          "obs": obs, "link": rel, "page": rel[len(PRIVATE_DIR) + 1:],
                          "row": rank_of.get(student)})
@@ -305,12 +349,13 @@ def _build_season(ctx: Ctx, env: Environment, week_pages: list[dict]) -> dict:
         rows.append({"name": entry["name"], "weeks": entry["weeks"], "ranked": len(ranks),
                      "mean_rank": sum(ranks) / len(ranks) if ranks else None})
     rows.sort(key=lambda r: (-r["ranked"], r["mean_rank"] if r["mean_rank"] is not None else 1e9, r["name"]))
-    plot = plots.season_plot(ctx.out / "plots" / "season.png", [w["name"] for w in week_pages],
-                             [[r.macro_f1 for r in w["public"] if r.macro_f1 is not None] for w in week_pages])
-    info = {"rows": rows, "plot": plot.relative_to(ctx.out).as_posix()}
-    _write(ctx.out / "season.html", env.get_template("season.html").render(
-        root="", cfg=ctx.cfg, season=info, weeks=[w.name for w in ctx.weeks], week_pages=week_pages,
-        show_names=ctx.show_names, page="season"))
+    plot = _plot(ctx, plots.season_plot, ctx.out / "plots" / "season.png", [w["name"] for w in week_pages],
+                 [[r.macro_f1 for r in w["public"] if r.macro_f1 is not None] for w in week_pages])
+    info = {"rows": rows, "plot": plot}
+    with _phase("pages"):
+        _write(ctx.out / "season.html", env.get_template("season.html").render(
+            root="", cfg=ctx.cfg, season=info, weeks=[w.name for w in ctx.weeks], week_pages=week_pages,
+            show_names=ctx.show_names, page="season"))
     return info
 
 
@@ -346,18 +391,22 @@ def _build_instructor(ctx: Ctx, env: Environment, week_pages: list[dict]) -> Non
                             "comment": f"autograded {sub.score:g}/{sub.max_score:g}; integrity: "
                                        f"{sub.integrity if sub.status == 'graded' else 'not graded: ' + (sub.error.splitlines() or [''])[0]}; "
                                        f"{obs.summary()}; leaderboard: {row.name if row else ''}"})
-            exports.gradescope_results(base / "exports" / "gradescope" / w["name"] / s["student"] / "results.json",
-                                       sub.raw or {"score": 0, "tests": [], "extra_data": {"status": sub.status, "error": sub.error}},
-                                       exports.gradescope_leaderboard(row if row and row.macro_f1 is not None else None,
-                                                                      row.status if row else "pending"))
-        exports.moodle_csv(base / "exports" / f"moodle-{w['name']}.csv", entries)
+            with _phase("exports"):
+                WRITTEN.add(exports.gradescope_results(
+                    base / "exports" / "gradescope" / w["name"] / s["student"] / "results.json",
+                    sub.raw or {"score": 0, "tests": [], "extra_data": {"status": sub.status, "error": sub.error}},
+                    exports.gradescope_leaderboard(row if row and row.macro_f1 is not None else None,
+                                                   row.status if row else "pending")))
+        with _phase("exports"):
+            WRITTEN.add(exports.moodle_csv(base / "exports" / f"moodle-{w['name']}.csv", entries))
         summary.append({"name": w["name"], "title": w["title"], "students": w["students"], "ranked": w["ranked"],
                         "failed": sum(1 for s in w["feedback"] if s["sub"].status != "graded"),
                         "flagged": sum(1 for s in w["feedback"] if any(c.flagged for c in s["subs"])),
                         "mean": sum(scores) / len(scores) if scores else None, "scores": scores})
     flags.sort(key=lambda f: (SEVERITY_ORDER.get(f["severity"], 9), f["week"], f["student"]))
-    grades = plots.grades_plot(base / "grades.png", [s["name"] for s in summary], [s["scores"] for s in summary])
-    _write(base / "index.html", env.get_template("instructor.html").render(
-        root="../", cfg=ctx.cfg, summary=summary, flags=flags, failed=failed, memos=memos,
-        grades=grades.relative_to(base).as_posix(), weeks=[w.name for w in ctx.weeks], show_names=ctx.show_names,
-        page="instructor", feedback=[(w["name"], w["feedback"]) for w in week_pages]))
+    grades = _plot(ctx, plots.grades_plot, base / "grades.png", [s["name"] for s in summary], [s["scores"] for s in summary])
+    with _phase("pages"):
+        _write(base / "index.html", env.get_template("instructor.html").render(
+            root="../", cfg=ctx.cfg, summary=summary, flags=flags, failed=failed, memos=memos,
+            grades=grades[len(PRIVATE_DIR) + 1:], weeks=[w.name for w in ctx.weeks], show_names=ctx.show_names,
+            page="instructor", feedback=[(w["name"], w["feedback"]) for w in week_pages]))

@@ -8,6 +8,7 @@
   `leaderboard` field [{"name", "value", "order"}] from the counted run's val metrics and the
   pseudonym; a submission under review gets only a status entry, never numbers.
 
+`write(path, text)` does the writing (the site passes one that skips unchanged files).
 Every cell a spreadsheet could read as a formula (leading =, +, -, @, tab, CR) is prefixed with "'".
 """
 
@@ -33,35 +34,39 @@ def _cell(value) -> str:
     return text
 
 
-def write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
+def plain_write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def write_csv(path: Path, header: list[str], rows: list[list], write=plain_write) -> Path:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
     writer.writerows([[_cell(v) for v in row] for row in rows])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(buffer.getvalue(), encoding="utf-8")
-    return path
+    return write(path, buffer.getvalue())
 
 
 LEADERBOARD_COLUMNS = ["week", "board", "rank", "name", "kind", "status", "run", "macro_f1", "accuracy",
                        "zero_f1_classes", "tail_f1", "latency_ms", "trainable_parameters", "band_distance"]
 
 
-def leaderboard_csv(path: Path, boards: list[tuple[str, str, list[Row]]]) -> Path:
+def leaderboard_csv(path: Path, boards: list[tuple[str, str, list[Row]]], write=plain_write) -> Path:
     """boards: (week, "public" | "private", rows). Private boards are only passed once revealed."""
     rows = []
     for week, board, board_rows in boards:
         for row in board_rows:
             data = row.as_csv()
             rows.append([week, board] + [data[c] for c in LEADERBOARD_COLUMNS[2:]])
-    return write_csv(path, LEADERBOARD_COLUMNS, rows)
+    return write_csv(path, LEADERBOARD_COLUMNS, rows, write)
 
 
-def moodle_csv(path: Path, entries: list[dict]) -> Path:
+def moodle_csv(path: Path, entries: list[dict], write=plain_write) -> Path:
     """entries: {student, name, score, max_score, comment}."""
     return write_csv(path, ["Identifier", "Full name", "Grade", "Maximum Grade", "Feedback comments"],
                      [[f"Participant {e['student']}", e.get("name") or e["student"], f"{e['score']:g}",
-                       f"{e['max_score']:g}", e.get("comment", "")] for e in entries])
+                       f"{e['max_score']:g}", e.get("comment", "")] for e in entries], write)
 
 
 def gradescope_leaderboard(row: Row | None, status: str) -> list[dict]:
@@ -81,9 +86,7 @@ def gradescope_leaderboard(row: Row | None, status: str) -> list[dict]:
     return entries
 
 
-def gradescope_results(path: Path, raw: dict, leaderboard: list[dict]) -> Path:
+def gradescope_results(path: Path, raw: dict, leaderboard: list[dict], write=plain_write) -> Path:
     data = dict(raw)
     data["leaderboard"] = leaderboard
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
-    return path
+    return write(path, json.dumps(data, separators=(",", ":")))

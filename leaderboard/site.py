@@ -149,10 +149,24 @@ WRITTEN: set[Path] = set()  # files written by the build in progress (stale ones
 last_timings: dict[str, float] = {}  # phase -> seconds of the latest build (the benchmark reports them)
 
 
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+_DIRS: set[Path] = set()
+
+
+def _write(path: Path, text: str | bytes) -> Path:
+    """Write a file unless it already holds exactly this content (a rebuild rewrites only what changed:
+    overwriting thousands of unchanged files costs more than comparing them)."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
     WRITTEN.add(path)
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return path
+    except FileNotFoundError:
+        pass
+    if path.parent not in _DIRS:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _DIRS.add(path.parent)
+    path.write_bytes(data)
+    return path
 
 
 def _remove_stale(out: Path) -> None:
@@ -189,15 +203,16 @@ def build_site(course_dir: Path, out: Path, *, now: datetime | None = None, show
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).write_text("built by leaderboard.site.build_site; instructor/ is private\n", encoding="utf-8")
     WRITTEN.clear()
+    _DIRS.clear()
     last_timings.clear()
     env = _environment()
     week_pages = [_build_week(ctx, env, week) for week in weeks]
     season = _build_season(ctx, env, week_pages)
     _build_instructor(ctx, env, week_pages)
     with _phase("exports"):
-        WRITTEN.add(exports.leaderboard_csv(out / "exports" / "leaderboard.csv",
-                                            [(w["name"], board, w[board]) for w in week_pages
-                                             for board in ("public", "private") if board == "public" or w["revealed"]]))
+        exports.leaderboard_csv(out / "exports" / "leaderboard.csv",
+                                [(w["name"], board, w[board]) for w in week_pages
+                                 for board in ("public", "private") if board == "public" or w["revealed"]], _write)
     index = out / "index.html"
     with _phase("pages"):
         _write(index, env.get_template("index.html").render(
@@ -255,11 +270,10 @@ def _build_week(ctx: Ctx, env: Environment, week: Week) -> dict:
         refs_private = boards.reference_rows(week.name, "test", ctx.cfg.profile, ctx.cfg.reference_rows) if revealed else []
     plot_dir = ctx.out / "plots"
     counted = [(r.latency_ms, r.macro_f1) for r in public if r.macro_f1 is not None and r.latency_ms is not None]
-    pareto = _plot(ctx, plots.pareto_plot, plot_dir / f"{week.name}-pareto.png", f"{week.title}: macro-F1 vs latency",
-                   counted, [(r.name, r.macro_f1, r.latency_ms) for r in refs_public])
+    pareto = _plot(ctx, plots.pareto_plot, plot_dir / f"{week.name}-pareto.png", counted,
+                   [(r.name, r.macro_f1, r.latency_ms) for r in refs_public])
     dist = _plot(ctx, plots.distribution_plot, plot_dir / f"{week.name}-distribution.png",
-                 f"{week.title}: val macro-F1 of counted runs", [r.macro_f1 for r in public if r.macro_f1 is not None],
-                 [(r.name, r.macro_f1) for r in refs_public])
+                 [r.macro_f1 for r in public if r.macro_f1 is not None], [(r.name, r.macro_f1) for r in refs_public])
     info = {"name": week.name, "title": week.title, "revealed": revealed, "deadline": _deadline_text(ctx, week.name),
             "public": public, "private": private, "students": len(week.submissions),
             "ranked": sum(r.rank is not None for r in public), "pareto": pareto, "distribution": dist}
@@ -392,13 +406,13 @@ def _build_instructor(ctx: Ctx, env: Environment, week_pages: list[dict]) -> Non
                                        f"{sub.integrity if sub.status == 'graded' else 'not graded: ' + (sub.error.splitlines() or [''])[0]}; "
                                        f"{obs.summary()}; leaderboard: {row.name if row else ''}"})
             with _phase("exports"):
-                WRITTEN.add(exports.gradescope_results(
+                exports.gradescope_results(
                     base / "exports" / "gradescope" / w["name"] / s["student"] / "results.json",
                     sub.raw or {"score": 0, "tests": [], "extra_data": {"status": sub.status, "error": sub.error}},
                     exports.gradescope_leaderboard(row if row and row.macro_f1 is not None else None,
-                                                   row.status if row else "pending")))
+                                                   row.status if row else "pending"), _write)
         with _phase("exports"):
-            WRITTEN.add(exports.moodle_csv(base / "exports" / f"moodle-{w['name']}.csv", entries))
+            exports.moodle_csv(base / "exports" / f"moodle-{w['name']}.csv", entries, _write)
         summary.append({"name": w["name"], "title": w["title"], "students": w["students"], "ranked": w["ranked"],
                         "failed": sum(1 for s in w["feedback"] if s["sub"].status != "graded"),
                         "flagged": sum(1 for s in w["feedback"] if any(c.flagged for c in s["subs"])),

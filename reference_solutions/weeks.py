@@ -47,6 +47,7 @@ def _row(week: str, pipeline: str, seed: int, record: dict, seconds: float) -> d
 
 def baseline(kind: str) -> Callable[[str, str, int], dict]:
     def run(week: str, name: str, seed: int) -> dict:
+        api.configure(seed=seed)  # the seed also draws the capped train sample
         start = time.perf_counter()
         shown = run_baseline(kind, run=f"{week}_{name}_s{seed}", extra={"seed": seed})
         return _row(week, name, seed, read_record(Path(shown["record"])), time.perf_counter() - start)
@@ -56,6 +57,7 @@ def baseline(kind: str) -> Callable[[str, str, int], dict]:
 def finetune(**overrides) -> Callable[[str, str, int], dict]:
     """A fine-tune with the profile's knobs plus `overrides` (full profile: the course's recipe)."""
     def run(week: str, name: str, seed: int) -> dict:
+        api.configure(seed=seed)
         start = time.perf_counter()
         out = api.settings.runs_dir.parent / "checkpoints" / f"{week}_{name}_s{seed}"
         config = TrainConfig.from_settings(api.settings, seed=seed, output_dir=out, disable_progress=True,

@@ -78,7 +78,9 @@ def as_label_array(y: ArrayLike, num_labels: int, name: str = "y_pred") -> np.nd
         return arr.argmax(axis=1).astype(np.int64)
 
     if arr.dtype.kind == "f":
-        nonint = ~np.isfinite(arr) | (arr != np.round(arr))
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{name} labels contain NaN or inf; expected integer class labels")
+        nonint = arr != np.round(arr)
         if nonint.any():
             raise ValueError(
                 f"{name} must hold integer class labels, got non-integer value "

@@ -16,9 +16,28 @@ import sys
 import zipfile
 from pathlib import Path
 
+from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
+
 PROJECT = Path(__file__).resolve().parents[1]
 SOURCE = PROJECT / "assignments" / "source"
 BIN = Path(sys.executable).parent
+
+
+class TracebackToMessage(Preprocessor):
+    """For feedback pages: an error in a graded cell shows only `Name: message`.
+
+    A traceback quotes the failing source line, which for a hidden test is the hidden code itself.
+    """
+
+    enabled = Bool(True)  # nbconvert preprocessors are off unless enabled
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code" and cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    output["traceback"] = [f"{output.get('ename')}: {output.get('evalue')}"]
+        return cell, resources
 
 
 class NbgraderError(RuntimeError):
@@ -35,7 +54,13 @@ def write_config(root: Path, course_id: str = "cfpb113", cell_timeout_s: int = 3
         f"c.CourseDirectory.root = {str(root)!r}\n"
         f"c.Exchange.root = {str(root / 'exchange')!r}\n"
         f"c.ExecutePreprocessor.timeout = {cell_timeout_s}\n"
-        "c.ExecutePreprocessor.interrupt_on_timeout = True\n",
+        "c.ExecutePreprocessor.interrupt_on_timeout = True\n"
+        "# Feedback: hidden test regions removed, and failing test cells show their message, not a\n"
+        "# traceback that would quote the hidden code.\n"
+        "from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor\n"
+        "from nbgrader.preprocessors import ClearHiddenTests, GetGrades\n"
+        "from grader.nbgrader_course import TracebackToMessage\n"
+        "c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, TracebackToMessage, CSSHTMLHeaderPreprocessor]\n",
         encoding="utf-8")
     return path
 

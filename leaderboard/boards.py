@@ -100,9 +100,10 @@ def _pretty(pipeline: str) -> str:
     return names.get(pipeline, pipeline.replace("_", " "))
 
 
-def reference_rows(week: str, split: str, profile: str, extra: list[dict], folder=None) -> list[Row]:
-    """Baselines and the week's reference models (band means), then configured rows for this week."""
-    loaded = bands_module.load_bands(profile, folder) if folder else bands_module.load_bands(profile)
+def reference_rows(week: str, split: str, profile: str, extra: list[dict], loaded: dict | None = None) -> list[Row]:
+    """Baselines and the week's reference models (band means of `profile`'s bands file, or of the
+    already `loaded` one), then configured rows for this week."""
+    loaded = bands_module.load_bands(profile) if loaded is None else loaded
     wanted = [("week1", p) for p in loaded.get("week1", {}) if p == "majority" or p.startswith("tfidf")]
     wanted += [(week, p) for p in loaded.get(week, {}) if (week, p) not in wanted]
     rows = []
@@ -111,7 +112,8 @@ def reference_rows(week: str, split: str, profile: str, extra: list[dict], folde
         f1, acc = metrics.get("macro_f1") or {}, metrics.get("accuracy") or {}
         if not f1 and not acc:
             continue
-        rows.append(Row(_pretty(pipeline), "reference", "reference", run=f"{band_week}/{pipeline}",
+        label = _pretty(pipeline) if profile == "full" else f"{_pretty(pipeline)} ({profile} profile)"
+        rows.append(Row(label, "reference", "reference", run=f"{band_week}/{pipeline}",
                         macro_f1=f1.get("mean"), accuracy=acc.get("mean"),
                         source=f"{profile} bands: {f1.get('source') or acc.get('source') or ''}".strip(": ")))
     for entry in extra:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -66,6 +67,7 @@ class Run:
     latency_ms: float | None
     trainable_parameters: int | None
     band: dict | None
+    _per_class: dict = field(default_factory=dict, repr=False, compare=False)
 
     def metric(self, split: str, key: str) -> float | None:
         return _finite((self.val if split == "val" else self.test).get(key))
@@ -75,9 +77,12 @@ class Run:
         return _finite(tiers.get(tier)) if isinstance(tiers, dict) else None
 
     def per_class(self, split: str = "val") -> list[float]:
-        values = (self.val if split == "val" else self.test).get("per_class_f1") or []
-        return [v if isinstance(v, (int, float)) and math.isfinite(v) else 0.0 for v in values] \
-            if isinstance(values, list) else []
+        """Per-class F1 (non-finite values read as 0), computed once per split."""
+        if split not in self._per_class:
+            values = (self.val if split == "val" else self.test).get("per_class_f1") or []
+            self._per_class[split] = [v if isinstance(v, (int, float)) and math.isfinite(v) else 0.0
+                                      for v in values] if isinstance(values, list) else []
+        return self._per_class[split]
 
     def band_distance(self, split: str = "val") -> float | None:
         """0 inside the reference band; below it negative (value - lower), above it positive (value - upper)."""
@@ -107,6 +112,7 @@ class Submission:
     findings: list[dict] = field(default_factory=list)
     runs: list[Run] = field(default_factory=list)
     raw: dict = field(default_factory=dict)
+    text: str = field(default="", repr=False)  # the file as read (exports add one field to it)
 
     @property
     def valid(self) -> bool:
@@ -230,14 +236,15 @@ def _runs(metrics) -> list[Run]:
 def read_submission(path: Path, student: str, week: str, attempt: str = "") -> Submission:
     sub = Submission(student, week, path, attempt)
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        raw = json.loads(text)
         if not isinstance(raw, dict):
             raise ValueError("not a JSON object")
     except (OSError, ValueError) as err:
         sub.error = f"results.json unreadable: {err}"
         return sub
     extra = raw.get("extra_data") if isinstance(raw.get("extra_data"), dict) else {}
-    sub.raw = raw
+    sub.raw, sub.text = raw, text
     sub.score = _finite(raw.get("score")) or 0.0
     sub.tests = [t for t in raw.get("tests") or [] if isinstance(t, dict)]
     sub.max_score = _finite(extra.get("max_score")) or sum(_finite(t.get("max_score")) or 0.0 for t in sub.tests)
@@ -272,13 +279,15 @@ def load_weeks(course_dir: Path) -> list[Week]:
         return weeks
     for folder in sorted((p for p in root.iterdir() if p.is_dir() and WEEK.match(p.name)), key=lambda p: week_number(p.name)):
         week = Week(folder.name)
-        for student_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
-            files = [student_dir / "results.json"] if (student_dir / "results.json").is_file() else []
-            files += sorted(p / "results.json" for p in student_dir.iterdir() if (p / "results.json").is_file())
-            subs = [read_submission(f, student_dir.name, week.name, "" if f.parent == student_dir else f.parent.name)
-                    for f in files]
+        for student in sorted(e.name for e in os.scandir(folder) if e.is_dir()):
+            student_dir = folder / student
+            entries = list(os.scandir(student_dir))
+            files = [(student_dir / "results.json", "")] if any(e.name == "results.json" and e.is_file() for e in entries) else []
+            files += [(student_dir / e.name / "results.json", e.name) for e in sorted(entries, key=lambda e: e.name)
+                      if e.is_dir() and os.path.isfile(os.path.join(e.path, "results.json"))]
+            subs = [read_submission(f, student, week.name, attempt) for f, attempt in files]
             if subs:
-                week.submissions[student_dir.name] = subs
+                week.submissions[student] = subs
         summary = folder / "summary.json"
         if summary.is_file():
             try:
@@ -296,5 +305,9 @@ def load_weeks(course_dir: Path) -> list[Week]:
 
 
 def memo_notebooks(course_dir: Path, student: str, week: str) -> list[Path]:
-    folder = Path(course_dir) / "autograded" / student / week
-    return sorted(folder.glob("*.ipynb")) if folder.is_dir() else []
+    folder = os.path.join(course_dir, "autograded", student, week)
+    try:
+        names = sorted(e.name for e in os.scandir(folder) if e.name.endswith(".ipynb") and e.is_file())
+    except OSError:
+        return []
+    return [Path(folder, name) for name in names]

@@ -18,21 +18,26 @@ And for the whole memo: its length against the 2–3 page target (words outside 
 
 Evidence patterns are lower-case regular expressions matched against the lower-cased paragraph.
 
-Rubrics: `assignments/rubrics/week{N}.yaml` when it exists, read tolerantly::
+Rubrics: `assignments/rubrics/week{N}.yaml` when it exists (the format those files use)::
 
-    criteria:                      # a list, or a mapping name -> points / {points, ...}
-      - name: Audit                # or title / id
-        points: 20                 # or max_points
-        keywords: [audit, data]    # or headings / sections: words that identify its heading
-        excellent: "Long-tail facts; ..."         # optional, shown to the grader
-        evidence:                  # optional: ids of the built-in rules below, or your own
-          - w1-long-tail
-          - {id: my-rule, description: "...", patterns: ["regex", "regex"], min_numbers: 1}
-    length: {min_pages: 2, max_pages: 3, words_per_page: 500}
+    criteria:                      # a list (or a mapping name -> points / {points, ...})
+      - name: Audit                # = the memo's heading for it; `keywords: [...]` may add heading words
+        points: 20
+        excellent: "Long-tail facts with numbers ..."          # shown to the grader
+        evidence: [long-tail]      # ids of required_evidence items (or of the built-in rules below)
+    required_evidence:
+      - {id: long-tail, criterion: Audit, description: "...", kind: number, patterns: [top class, 'long[- ]tail']}
+    length: {min_words: 800, max_words: 1500}      # or {min_pages, max_pages, words_per_page}
 
-Without a file, `DEFAULT_RUBRICS` (COURSE.md §4) is used. The built-in evidence rules of the week
-always run; when a rubric file renames the criteria, each rule goes to the criterion whose name shares
-the most words with its default criterion, or to "Other evidence".
+A `required_evidence` item is present when ONE of its patterns (case-insensitive, ^/$ per line) matches
+a paragraph inside its criterion's section (the whole memo when that section is missing); kind
+"number" also wants a number in that paragraph, kind "table" a markdown table. Evidence given only
+as words is listed as "not checked automatically". An unreadable file falls back to the built-in
+table, with the reason shown.
+
+Without a file, `DEFAULT_RUBRICS` (COURSE.md §4) and the built-in `EVIDENCE` rules (all of a rule's
+patterns in one paragraph, anywhere in the memo) are used; they also run for a file that lists no
+evidence at all.
 """
 
 from __future__ import annotations
@@ -107,6 +112,9 @@ class Evidence:
     distinct: tuple[str, ...] = ()  # at least `min_distinct` of these must occur anywhere in the memo
     min_distinct: int = 0
     section_items: int = 0  # the criterion's own section must hold this many list items or paragraphs
+    any_pattern: bool = False  # one of the patterns is enough (rubric files), rather than all of them
+    in_section: bool = False  # look inside the criterion's section (the whole memo when it has none)
+    needs_number: bool = False  # the paragraph must hold a number (rubric kind "number")
 
 
 EVIDENCE: dict[int, list[Evidence]] = {
@@ -201,6 +209,8 @@ class Rubric:
     max_pages: float = MAX_PAGES
     words_per_page: int | None = None
     problems: list[str] = field(default_factory=list)
+    min_words: int | None = None  # a rubric file's length in words, when it gives one
+    max_words: int | None = None
 
 
 def _words(text: str) -> set[str]:
@@ -239,8 +249,23 @@ def _as_list(value) -> list:
     return value if isinstance(value, list) else [value]
 
 
+def _file_evidence(ev: dict, criterion: str) -> Evidence:
+    """One `required_evidence` item of a rubric file: {id, criterion, description, kind, patterns};
+    present when ONE pattern (case-insensitive, ^/$ per line) matches inside the criterion's section;
+    kind "number" also wants a number there, kind "table" a markdown table."""
+    patterns = tuple("(?im)" + str(p) for p in _as_list(ev.get("patterns") or ev.get("pattern")))
+    for p in patterns:
+        re.compile(p)
+    kind = str(ev.get("kind", "mention"))
+    match = str(ev.get("match", "any"))
+    return Evidence(str(ev.get("id") or ev.get("description") or patterns[0]), str(ev.get("criterion") or criterion),
+                    str(ev.get("description") or ev.get("id") or "evidence"), patterns,
+                    int(ev.get("min_numbers", 0) or 0), table=kind == "table", any_pattern=match != "all",
+                    in_section=True, needs_number=kind == "number")
+
+
 def load_rubric(week: int, folder: Path) -> Rubric:
-    """The week's rubric file when there is one (tolerant), else the built-in table."""
+    """The week's rubric file when there is one, else the built-in table (see the module's docstring)."""
     path = Path(folder) / f"week{week}.yaml"
     if not path.is_file():
         return default_rubric(week)
@@ -252,8 +277,10 @@ def load_rubric(week: int, folder: Path) -> Rubric:
         items = ([{"name": k, **(v if isinstance(v, dict) else {"points": v})} for k, v in raw.items()]
                  if isinstance(raw, dict) else list(raw or []))
         builtin = {e.id: e for rules in EVIDENCE.values() for e in rules}
+        declared = {str(ev["id"]): ev for ev in _as_list(data.get("required_evidence"))
+                    if isinstance(ev, dict) and ev.get("id") and (ev.get("patterns") or ev.get("pattern"))}
         defaults = {name.lower(): (keys, excellent) for name, _, keys, excellent in DEFAULT_RUBRICS.get(week, [])}
-        criteria = []
+        criteria, used = [], set()
         for item in items:
             if isinstance(item, str):
                 item = {"name": item}
@@ -261,38 +288,49 @@ def load_rubric(week: int, folder: Path) -> Rubric:
                 continue
             name = str(item.get("name") or item.get("title") or item.get("id") or "criterion")
             points = float(item.get("points", item.get("max_points", 0)) or 0)
-            keys = [re.escape(str(k).lower()) for k in _as_list(item.get("keywords") or item.get("headings") or item.get("sections"))]
-            keys = keys or defaults.get(name.lower(), ([],))[0] or [re.escape(w) for w in _words(name) if len(w) > 3]
+            keys = [re.escape(str(k).lower()) for k in _as_list(item.get("keywords") or item.get("headings"))]
+            keys = [re.escape(name.lower())] + (keys or defaults.get(name.lower(), ([],))[0]
+                                                or [re.escape(w) for w in _words(name) if len(w) > 3])
             excellent = item.get("excellent") or item.get("excellent_requires") or defaults.get(name.lower(), ("", ""))[1]
             if isinstance(excellent, (list, dict)):
                 excellent = "; ".join(str(x) for x in (excellent.values() if isinstance(excellent, dict) else excellent))
             criterion = Criterion(name, points, keys, str(excellent or ""))
             for ev in _as_list(item.get("evidence") or item.get("required_evidence")):
-                if isinstance(ev, str) and ev in builtin:
+                if isinstance(ev, str) and ev in declared:
+                    criterion.evidence.append(_file_evidence(declared[ev], name))
+                    used.add(ev)
+                elif isinstance(ev, str) and ev in builtin:
                     criterion.evidence.append(builtin[ev])
                 elif isinstance(ev, dict) and (ev.get("patterns") or ev.get("pattern")):
-                    pats = tuple("(?i)" + str(p) for p in _as_list(ev.get("patterns") or ev.get("pattern")))
-                    for p in pats:
-                        re.compile(p)
-                    criterion.evidence.append(Evidence(str(ev.get("id", ev.get("description", pats[0]))), name,
-                                                       str(ev.get("description", ev.get("id", "evidence"))), pats,
-                                                       int(ev.get("min_numbers", 0) or 0)))
+                    criterion.evidence.append(_file_evidence({"match": "all", **ev}, name))
                 else:
                     criterion.unchecked.append(str(ev.get("description", ev) if isinstance(ev, dict) else ev))
             criteria.append(criterion)
         if not criteria:
             raise ValueError("no criteria")
+        by_name = {c.name.lower(): c for c in criteria}
+        for ev_id, ev in declared.items():  # evidence a criterion did not list: to the criterion it names
+            if ev_id not in used:
+                target = by_name.get(str(ev.get("criterion", "")).lower())
+                if target is None:
+                    target = by_name.setdefault("other evidence", Criterion("Other evidence", 0, []))
+                    if target not in criteria:
+                        criteria.append(target)
+                target.evidence.append(_file_evidence(ev, target.name))
         length = data.get("length") if isinstance(data.get("length"), dict) else {}
         pages = length.get("pages") or data.get("pages")
-        rubric = Rubric(week, criteria, str(path),
+        rubric = Rubric(week, criteria, str(path.relative_to(path.parents[2]) if len(path.parents) > 2 else path),
                         float(length.get("min_pages", pages[0] if isinstance(pages, list) else MIN_PAGES)),
                         float(length.get("max_pages", pages[-1] if isinstance(pages, list) else MAX_PAGES)),
-                        int(length["words_per_page"]) if length.get("words_per_page") else None)
-    except (OSError, yaml.YAMLError, ValueError, TypeError, re.error, IndexError) as err:
+                        int(length["words_per_page"]) if length.get("words_per_page") else None,
+                        min_words=int(length["min_words"]) if length.get("min_words") else None,
+                        max_words=int(length["max_words"]) if length.get("max_words") else None)
+    except (OSError, yaml.YAMLError, ValueError, TypeError, re.error, IndexError, KeyError) as err:
         rubric = default_rubric(week)
         rubric.problems.append(f"{path.name} could not be used ({err}); the built-in table was used instead")
         return rubric
-    _attach_builtin(rubric)
+    if not any(c.evidence for c in rubric.criteria):  # a file without evidence: the built-in rules run
+        _attach_builtin(rubric)
     return rubric
 
 
@@ -379,23 +417,24 @@ def parse_memo(cells: list[Cell]) -> Memo:
 
         in_code = False
         for line in cell.text.splitlines():
-            if line.strip().startswith("```"):
+            first = line.lstrip()[:1]  # cheap dispatch: most lines are prose and need no regex
+            if first == "`" and line.strip().startswith("```"):
                 in_code = not in_code
                 continue
             if in_code:
                 continue
-            heading = HEADING.match(line)
+            heading = HEADING.match(line) if first in ("#", "*", "_") else None
             if heading:
                 flush_block(), flush_table()
                 title = next(g for g in heading.groups() if g)
                 memo.headings.append((title.strip(), cell))
                 current = len(memo.headings) - 1
-            elif TABLE_LINE.match(line):
+            elif first == "|" and TABLE_LINE.match(line):
                 flush_block()
                 table.append(line)
-            elif not line.strip():
+            elif not first:
                 flush_block(), flush_table()
-            elif ITEM.match(line):
+            elif (first in "-*+" or first.isdigit()) and ITEM.match(line):
                 flush_block(), flush_table()
                 block.append(line)
                 flush_block()
@@ -407,9 +446,8 @@ def parse_memo(cells: list[Cell]) -> Memo:
 
 
 def word_count(memo: Memo) -> int:
-    """Words outside tables and code blocks (the 2–3 page target excludes tables)."""
-    return sum(len(p.text.split()) for p in memo.paragraphs if not p.is_table) + \
-        sum(len(h.split()) for h, _ in memo.headings)
+    """Words outside tables, code blocks and headings (the 2–3 page target excludes tables)."""
+    return sum(len(p.text.split()) for p in memo.paragraphs if not p.is_table)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -571,16 +609,19 @@ def _search(source: str, text: str) -> bool:
     return pattern.search(text) is not None
 
 
+@lru_cache(maxsize=4096)
+def _heading_owner(title: str, keys: tuple[tuple[str, ...], ...]) -> int | None:
+    """The criterion with the most keyword hits in a (lower-cased) heading, first on ties. Cached:
+    most students keep the template's headings."""
+    hits = [sum(_search(k, title) for k in ks) for ks in keys]
+    return hits.index(max(hits)) if hits and max(hits) > 0 else None
+
+
 def _section_owner(memo: Memo, criteria: list[Criterion]) -> dict[int, int]:
-    """heading index -> criterion index (the criterion with the most keyword hits; first on ties)."""
-    owner = {}
-    keys = [[rf"\b{k.lower()}" for k in c.keywords] for c in criteria]
-    for h, (title, _) in enumerate(memo.headings):
-        title = title.lower()
-        hits = [sum(_search(k, title) for k in ks) for ks in keys]
-        if hits and max(hits) > 0:
-            owner[h] = hits.index(max(hits))
-    return owner
+    """heading index -> criterion index."""
+    keys = tuple(tuple(rf"\b{k.lower()}" for k in c.keywords) for c in criteria)
+    owners = {h: _heading_owner(title.lower(), keys) for h, (title, _) in enumerate(memo.headings)}
+    return {h: c for h, c in owners.items() if c is not None}
 
 
 def _numbers(text: str) -> int:
@@ -602,17 +643,23 @@ def _check_rule(rule: Evidence, memo: Memo, crit_index: int, owner: dict[int, in
         names = ", ".join(re.sub(r"\\b|\(|\)|\?", "", p.split("|")[0]) for p in found) or "none"
         return EvidenceObs(rule.id, rule.description, len(found) >= rule.min_distinct,
                            f"{len(found)} distinct axes mentioned (looking for {rule.min_distinct}): {names}")
-    matches = [p for p in memo.paragraphs
+    scope, where = memo.paragraphs, ""
+    if rule.in_section:
+        mine = [p for p in memo.paragraphs if p.section is not None and owner.get(p.section) == crit_index]
+        scope, where = (mine, " in its section") if mine else (memo.paragraphs, " anywhere (its section was not found)")
+    combine = any if rule.any_pattern else all
+    matches = [p for p in scope
                if (not rule.table or (p.is_table and p.table_rows >= rule.table_rows))
-               and all(_search(source, p.low) for source in rule.patterns) and _numbers(p.text) >= rule.min_numbers]
+               and combine(_search(source, p.low) for source in rule.patterns) and _numbers(p.text) >= rule.min_numbers
+               and (not rule.needs_number or any(ch.isdigit() for ch in p.text))]
     if len(matches) >= rule.min_paragraphs:
         first = matches[0]
         heading = memo.headings[first.section][0] if first.section is not None else "before any heading"
         return EvidenceObs(rule.id, rule.description, True, f"found under \u201c{_snippet(heading, 60)}\u201d",
                            _where(first.cell), _snippet(first.text))
-    need = "a markdown table" + (f" with >= {rule.table_rows} rows" if rule.table_rows else "") if rule.table else "a paragraph"
-    extra = f" and >= {rule.min_numbers} number(s)" if rule.min_numbers else ""
-    return EvidenceObs(rule.id, rule.description, False, f"no {need} matching it{extra} was found")
+    need = "markdown table" + (f" with >= {rule.table_rows} rows" if rule.table_rows else "") if rule.table else "paragraph"
+    extra = f" and >= {rule.min_numbers} number(s)" if rule.min_numbers else " with a number" if rule.needs_number else ""
+    return EvidenceObs(rule.id, rule.description, False, f"no {need} matching it{extra} was found{where}")
 
 
 def _check_cite(metric: str, value: float, measured: dict[str, dict], references: dict[str, list[tuple[str, float]]],
@@ -643,12 +690,14 @@ def observe(memo: Memo, rubric: Rubric, measured: dict[str, dict], *, references
     owner = _section_owner(memo, rubric.criteria)
     words = word_count(memo)
     pages = words / wpp if wpp else 0.0
+    low_words = rubric.min_words if rubric.min_words is not None else int(rubric.min_pages * wpp)
+    high_words = rubric.max_words if rubric.max_words is not None else int(rubric.max_pages * wpp)
     if not memo.cells:
         status, note = "missing", "no memo cells (markdown cells marked as solutions) were found"
     else:
-        status = "short" if pages < rubric.min_pages else "long" if pages > rubric.max_pages else "within"
-        note = (f"{words} words outside tables and code ≈ {pages:.1f} pages at {wpp} words per page; target "
-                f"{rubric.min_pages:g}–{rubric.max_pages:g} pages ({int(rubric.min_pages * wpp)}–{int(rubric.max_pages * wpp)} words)")
+        status = "short" if words < low_words else "long" if words > high_words else "within"
+        note = (f"{words} words outside tables, code and headings ≈ {pages:.1f} pages at {wpp} words per page; "
+                f"target {rubric.min_pages:g}–{rubric.max_pages:g} pages, taken as {low_words}–{high_words} words")
     crit_obs = [CriterionObs(c.name, c.points, c.excellent,
                              [f"\u201c{memo.headings[h][0]}\u201d ({_where(memo.headings[h][1])})" for h, ci in owner.items() if ci == i],
                              [_check_rule(rule, memo, i, owner) for rule in c.evidence], [], list(c.unchecked))

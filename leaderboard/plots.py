@@ -9,12 +9,14 @@ they show): titles, minor log ticks and bbox_inches="tight" were most of a figur
 
 from __future__ import annotations
 
+import io
 import os
 from functools import lru_cache
 from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+VERSION = 2  # bump when a figure's drawing changes: the site redraws figures whose inputs or VERSION changed
 STUDENT = "#3465a4"
 DPI = 80
 
@@ -29,11 +31,17 @@ def _plt():
 
 
 def _save(fig, path: Path, margins: dict | None = None) -> Path:
-    """Fixed margins rather than bbox_inches="tight" (which draws every figure twice)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Fixed margins rather than bbox_inches="tight" (which draws every figure twice). The file is only
+    rewritten when its bytes change (no metadata with dates: the same data gives the same file)."""
     fig.subplots_adjust(**(margins or {"left": 0.1, "right": 0.97, "bottom": 0.17, "top": 0.9}))
-    fig.savefig(path, dpi=DPI, metadata={"Software": None} if path.suffix == ".png" else {"Creator": None, "Date": None})
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=path.suffix.lstrip(".") or "png", dpi=DPI,
+                metadata={"Software": None} if path.suffix == ".png" else {"Creator": None, "Date": None})
     _plt().close(fig)
+    data = buffer.getvalue()
+    if not (path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
     return path
 
 
@@ -122,16 +130,18 @@ def season_plot(path: Path, weeks: list[str], values: list[list[float]]) -> Path
 
 
 def grades_plot(path: Path, weeks: list[str], fractions: list[list[float]]) -> Path:
-    """Autograded score as a fraction of the maximum, one histogram per week (instructor overview)."""
+    """Autograded score as a fraction of the maximum: one box per week (instructor overview)."""
     plt = _plt()
-    n = max(1, len(weeks))
-    fig, axes = plt.subplots(1, n, figsize=(min(2.4 * n, 14), 2.4), sharey=True, squeeze=False)
-    for ax, week, values in zip(axes[0], weeks, fractions):
-        ax.hist(values, bins=10, range=(0, 1), color=STUDENT)
-        ax.set_title(f"{week} (n={len(values)})", fontsize=9)
-        ax.set_xlabel("score / max", fontsize=8)
-    axes[0][0].set_ylabel("students")
-    return _save(fig, path, {"left": 0.06, "right": 0.98, "bottom": 0.22, "top": 0.85, "wspace": 0.15})
+    fig, ax = plt.subplots(figsize=(7.2, 3.0))
+    shown = [(f"{w} (n={len(v)})", v) for w, v in zip(weeks, fractions) if v]
+    if shown:
+        ax.boxplot([v for _, v in shown], tick_labels=[w for w, _ in shown], showfliers=True)
+    else:
+        ax.text(0.5, 0.5, "nothing graded yet", ha="center", va="center", transform=ax.transAxes, color="grey")
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_ylabel("autograded score / maximum")
+    ax.grid(axis="y", alpha=0.3)
+    return _save(fig, path)
 
 
 @lru_cache(maxsize=64)

@@ -61,12 +61,16 @@ def test_autograde_restores_and_runs_hidden_tests(graded):
 
 def test_feedback_never_shows_hidden_test_source(graded):
     root, _, _ = graded
-    nbgrader_course.feedback(root, "week1", "honest")
-    pages = list((root / "feedback" / "honest" / "week1").glob("*.html"))
-    assert pages
-    html = pages[0].read_text()
-    assert "test_final" in html or "week1_tfidf" in html
-    assert "check_band" not in html and "BEGIN HIDDEN TESTS" not in html
+    nbgrader_course.feedback(root, "week1")
+    for student in ("honest", "below_band"):
+        pages = list((root / "feedback" / student / "week1").glob("*.html"))
+        assert pages, student
+        html = pages[0].read_text()
+        assert "test_final" in html or "week1_tfidf" in html
+        assert "check_band" not in html and "HIDDEN TESTS" not in html, student
+    # The below-band student failed the final check: the message shows, the code does not.
+    below = next((root / "feedback" / "below_band" / "week1").glob("*.html")).read_text()
+    assert "AssertionError: val macro-F1" in below
 
 
 def test_honest_student_is_clean(graded):

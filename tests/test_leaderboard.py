@@ -261,6 +261,59 @@ def test_memo_length_sections_and_rubric_file(tmp_path):
     assert "could not be used" in memo.load_rubric(3, tmp_path).problems[0]
 
 
+RUBRIC_FILE = """week: week1
+length: {min_words: 800, max_words: 1500, excludes: [tables, code, headings]}
+required_sections: [Audit, Baseline interpretation, Risks]
+criteria:
+- {name: Audit, points: 20, excellent: Long-tail facts, evidence: [long-tail]}
+- {name: Baseline interpretation, points: 20, evidence: [gap, zero-f1]}
+- {name: Risks, points: 15, evidence: [two-risks]}
+required_evidence:
+- {id: long-tail, criterion: Audit, description: top class share, kind: number, patterns: [top class, 'long[- ]tail']}
+- {id: gap, criterion: Baseline interpretation, description: the gap, kind: number, patterns: [accuracy, 'macro[- _]?f1']}
+- {id: zero-f1, criterion: Baseline interpretation, description: zero-F1 count, kind: number, patterns: ['zero[- ]f1']}
+- {id: two-risks, criterion: Risks, description: two risks, kind: mention, patterns: [risk, '^\\s*[-*\\d]']}
+- {id: table, criterion: Audit, description: a class table, kind: table, patterns: ['^\\s*\\|.*\\|\\s*$']}
+"""
+
+
+def test_memo_observations_with_a_rubric_file_in_the_course_format(tmp_path):
+    (tmp_path / "week1.yaml").write_text(RUBRIC_FILE)
+    rubric = memo.load_rubric(1, tmp_path)
+    assert rubric.problems == [] and (rubric.min_words, rubric.max_words) == (800, 1500)
+    assert [(c.name, [e.id for e in c.evidence]) for c in rubric.criteria] == [
+        ("Audit", ["long-tail", "table"]), ("Baseline interpretation", ["gap", "zero-f1"]), ("Risks", ["two-risks"])]
+    text = ("## Audit\nThe top class is big.\n\nA long tail: 35 labels are rare.\n\n"
+            "## Baseline interpretation\nAccuracy 0.54 but macro-F1 0.13.\n\n"
+            "## Notes\nWe saw 70 zero-F1 classes.\n")  # the zero-F1 count sits outside its section
+    obs = memo.observe(memo.parse_memo([memo.Cell("nb.ipynb", 5, text)]), rubric, {})
+    found = {e.id: e for c in obs.criteria for e in c.evidence}
+    assert found["long-tail"].present and "35 labels" in found["long-tail"].snippet  # the first match has no number
+    assert found["gap"].present and not found["zero-f1"].present and not found["table"].present
+    assert not found["two-risks"].present and "section was not found" in found["two-risks"].detail
+    assert obs.length_status == "short" and "800–1500 words" in obs.length_note
+    for path in sorted((Path(__file__).resolve().parents[1] / "assignments" / "rubrics").glob("week*.yaml")):
+        loaded = memo.load_rubric(int(path.stem[4:]), path.parent)  # the course's own files load cleanly
+        assert loaded.problems == [] and loaded.criteria and any(c.evidence for c in loaded.criteria), path
+
+
+def test_memo_pattern_prefilter_never_changes_a_match():
+    """Every evidence and heading pattern gives the same answer with and without its literal needles."""
+    texts = [FIXTURE_MEMO.lower(), "\n".join(EVE_MEMO).lower(), *[c.lower() for c in synthetic.default_memo(0.2, 0.5, 40)],
+             "seed noise: the std over three seeds was 0.004; the ci width is [0.19, 0.22]; ece 0.06 -> 0.03 at t = 1.4",
+             "we would deploy fp16; unless latency matters, awq; the binding constraint is 10 ms; 37 flips",
+             "head 0.61, mid .32, tail 4% ; 3,466,097 trainable parameters (2.26%); teacher tail .198; sub-issue, zip",
+             "confused with → card; redaction, product, state, year; no effect on length; nll 1.3 js 0.2 int8 0.21 0.20"]
+    patterns = {p for rules in memo.EVIDENCE.values() for e in rules for p in e.patterns + e.distinct}
+    patterns |= {rf"\b{k}" for rows in memo.DEFAULT_RUBRICS.values() for _, _, keys, _ in rows for k in keys}
+    checked = 0
+    for pattern in patterns:
+        for text in texts:
+            assert memo._search(pattern, text) == bool(re.search(pattern, text)), (pattern, text[:60])
+            checked += bool(re.search(pattern, text))
+    assert checked > 40  # the texts do exercise the patterns
+
+
 # ------------------------------------------------------------------------------------------------
 # Instructor page and exports
 # ------------------------------------------------------------------------------------------------
@@ -282,7 +335,7 @@ def test_instructor_overview_links_every_flag_and_failure(site_before):
     assert (base / "grades.png").stat().st_size > 1000
 
 
-def test_exports(site_before):
+def test_exports(course, site_before):
     base = site_before.parent
     with open(base / "instructor" / "exports" / "moodle-week1.csv", newline="") as fh:
         moodle = list(csv.DictReader(fh))
@@ -296,6 +349,31 @@ def test_exports(site_before):
     assert gs["score"] > 0 and gs["tests"] and {"name": "Val macro-F1", "value": 0.21, "order": "desc"} in gs["leaderboard"]
     mal = json.loads((base / "instructor" / "exports" / "gradescope" / "week1" / "stu_mal1" / "results.json").read_text())
     assert mal["leaderboard"][1] == {"name": "Status", "value": "under review"}
+    original = json.loads((course / "results" / "week1" / "stu_mal1" / "results.json").read_text())
+    assert {k: v for k, v in mal.items() if k != "leaderboard"} == original  # the grader's fields are all kept
+
+
+def test_one_process_and_worker_processes_build_the_same_site(course, site_before, tmp_path):
+    single = build_site(course, tmp_path / "single", now=BEFORE, workers=1).parent
+    forked = build_site(course, tmp_path / "forked", now=BEFORE, workers=2).parent
+    files = sorted(p.relative_to(single) for p in single.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(forked) for p in forked.rglob("*") if p.is_file())
+    for rel in files:
+        assert (single / rel).read_bytes() == (forked / rel).read_bytes(), rel
+    # a rebuild into the same folder rewrites only what changed ...
+    before = {rel: (single / rel).stat().st_mtime_ns for rel in files}
+    build_site(course, single, now=BEFORE, workers=1)
+    assert [rel for rel in files if (single / rel).stat().st_mtime_ns != before[rel]] == []
+    # ... and drops what is gone (here: week 2)
+    (course / "results" / "week2").rename(course / "week2-away")
+    try:
+        build_site(course, single, now=BEFORE, workers=1)
+    finally:
+        (course / "week2-away").rename(course / "results" / "week2")
+    gone = [rel for rel in files if not (single / rel).exists()]
+    assert gone and all("week2" in str(rel) for rel in gone)
+    assert Path("week2.html") in gone and Path("instructor/exports/moodle-week2.csv") in gone
+    assert not (single / "instructor" / "exports" / "gradescope" / "week2").exists()  # emptied folders go too
 
 
 def test_bad_results_file_does_not_stop_the_build(course, tmp_path):
@@ -309,6 +387,8 @@ def test_bad_results_file_does_not_stop_the_build(course, tmp_path):
     html = (index.parent / "instructor" / "index.html").read_text()
     assert "results.json unreadable" in html and "stu_bob3" in html
     assert (index.parent / "week2.html").is_file()
+    (tmp_path / "empty").mkdir()  # nothing graded yet: a site that says so
+    assert "No graded weeks yet" in build_site(tmp_path / "empty", tmp_path / "empty-site").read_text()
 
 
 # ------------------------------------------------------------------------------------------------

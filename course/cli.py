@@ -148,6 +148,17 @@ def cmd_check(args: argparse.Namespace) -> None:
         raise SystemExit(1)
 
 
+def cmd_leaderboard(args: argparse.Namespace) -> None:
+    from datetime import datetime
+
+    from leaderboard.site import build_site
+
+    now = datetime.fromisoformat(args.now) if args.now else None
+    index = build_site(Path(args.course_dir).resolve(), Path(args.out).resolve(), now=now, show_names=args.show_names)
+    print(f"leaderboard: {index}")
+    print(f"  (do not publish {index.parent / 'instructor'}: it holds ids, names and findings)")
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from course.demo import run_demo
 
@@ -208,6 +219,14 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--moodle-zip", help="Moodle's 'download all submissions' zip")
         if name == "grade":
             p.add_argument("--workers", type=int, default=1)
+
+    p = sub.add_parser("leaderboard", help="build the static leaderboard and feedback site")
+    p.add_argument("action", choices=["build"])
+    p.add_argument("--out", default="site", help="output folder (default: site)")
+    p.add_argument("--course-dir", default="course_dir")
+    p.add_argument("--show-names", action="store_true", help="real names instead of pseudonyms (instructor option)")
+    p.add_argument("--now", help="build as of this ISO time (private boards open after their deadline)")
+    p.set_defaults(func=cmd_leaderboard)
 
     p = sub.add_parser("check", help="self-check: run a notebook's public checks before submitting")
     p.add_argument("notebook")

@@ -73,11 +73,17 @@ def run_demo(out: Path, size: str = "full") -> dict:
     banner("5. Week 1: release, a simulated class of seven, grading")
     results = grade_simulated_class(out / "course_dir")
 
+    banner("6. Leaderboard and feedback site")
+    from leaderboard.site import build_site
+
+    index = build_site(out / "course_dir", out / "site")
+    print(f"leaderboard: {index}")
+
     banner("Outputs")
     print(f"everything is in {out}")
-    for path in [out / "audit.json", *plots, Path(shown["record"]), out / "course_dir" / "results" / "week1"]:
+    for path in [out / "audit.json", *plots, Path(shown["record"]), out / "course_dir" / "results" / "week1", index]:
         print(f"  {Path(path).relative_to(out)}")
-    return {"out": out, "audit": result, "majority": shown, "grades": results}
+    return {"out": out, "audit": result, "majority": shown, "grades": results, "site": index}
 
 
 def grade_simulated_class(root: Path, workers: int = 2) -> list:

@@ -1,7 +1,7 @@
 """The checks that notebook test cells call, so nbgrader, `course check` and pytest run the same code.
 
 Each check raises `AssertionError` with a message a student can act on (what failed, where, how to
-fix it) and returns what it verified. Public checks appear in released notebooks; hidden checks are
+fix it) and returns None: nbgrader reads a number left as a test cell's value as partial credit. Public checks appear in released notebooks; hidden checks are
 added back at grading (nbgrader's hidden-test regions) and compare against the reference bands.
 """
 
@@ -18,8 +18,12 @@ def _record_path(run: str) -> Path:
     return Path(api.settings.runs_dir) / f"{run}.json"
 
 
-def check_run(run: str) -> dict:
+def check_run(run: str) -> None:
     """The run record exists and is complete: fixed split, every val and test id once, sane labels."""
+    _checked_record(run)
+
+
+def _checked_record(run: str) -> dict:
     path = _record_path(run)
     assert path.is_file(), (
         f"no run record {path}: call final_evaluation(predict, run={run!r}) once, at the end of the notebook")
@@ -38,24 +42,22 @@ def check_metrics(m: dict) -> None:
         assert 0.0 <= m[key] <= 1.0, f"{key} = {m[key]} is not in [0, 1]"
 
 
-def check_val_above(run: str, minimum: float) -> float:
+def check_val_above(run: str, minimum: float) -> None:
     """Val macro-F1 of a run is above `minimum` (e.g. clearly better than the majority class)."""
-    value = check_run(run)["metrics"]["val"]["macro_f1"]
+    value = _checked_record(run)["metrics"]["val"]["macro_f1"]
     assert value > minimum, (
         f"val macro-F1 of {run!r} is {value:.4f}, not above {minimum:.4f}: the model learned little; "
         f"check that you fit on train_ds and predict the texts you are given")
-    return value
 
 
-def check_band(run: str, week: str, pipeline: str) -> float:
+def check_band(run: str, week: str, pipeline: str) -> None:
     """Hidden check: val macro-F1 reaches the lower edge of the week's reference band for this profile."""
-    value = check_run(run)["metrics"]["val"]["macro_f1"]
+    value = _checked_record(run)["metrics"]["val"]["macro_f1"]
     band = bands.lookup(api.settings.profile, week, pipeline)
     assert band is not None, f"no {api.settings.profile} band for {week}/{pipeline}: ask the instructor"
     assert value >= band["lower"], (
         f"val macro-F1 {value:.4f} is below the reference band [{band['lower']:.4f}, {band['upper']:.4f}] "
         f"for {week}/{pipeline}")
-    return value
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -164,7 +164,7 @@ def _grade(root: Path, week: str, student: str, spec: dict, profile: str, result
             result.findings += static.analyze_notebook(path)
     if broken:
         result.findings += broken
-        result.checks = _zero_checks(spec, "; ".join(f.message for f in broken))
+        result.checks = _zero_checks(root, week, spec, "; ".join(f.message for f in broken))
         return
 
     # 3. Sandboxed re-execution on replaced test texts (also the gate for step 4).
@@ -186,7 +186,7 @@ def _grade(root: Path, week: str, student: str, spec: dict, profile: str, result
                               if not p.name.endswith(".scores.json")})
     if gate_failures:
         result.findings += gate_failures
-        result.checks = _zero_checks(spec, "; ".join(f.message for f in gate_failures))
+        result.checks = _zero_checks(root, week, spec, "; ".join(f.message for f in gate_failures))
         return
 
     # 4. nbgrader autograde on permuted test labels: hidden tests restored, this run's record is scored.
@@ -199,8 +199,9 @@ def _grade(root: Path, week: str, student: str, spec: dict, profile: str, result
     except nbgrader_course.NbgraderError as err:
         result.findings.append(Finding("autograde", "nbgrader-failed", "major", str(err).splitlines()[0]))
         tests = []
+    graded_notebooks = {Path(name).stem for name in spec["notebooks"]}
     for row in tests:
-        if row["auto"] and row["cell_type"] == "code":
+        if row["auto"] and row["cell_type"] == "code" and row["notebook"] in graded_notebooks:
             result.checks.append(Check(f"{row['notebook']}: {row['cell']}", row["score"], row["max_score"],
                                        "passed" if row["score"] == row["max_score"] else "failed (see feedback)"))
     autograded = root / "autograded" / student / week
@@ -280,8 +281,18 @@ def _invariance(run: str, check: artifacts.RecordCheck, replaced: Path | None, d
     return []
 
 
-def _zero_checks(spec: dict, why: str) -> list[Check]:
-    checks = [Check(f"{run}: val macro-F1", 0.0, s["points"], why) for run, s in spec["runs"].items()]
+def _test_cells(root: Path, week: str, notebook: str) -> list[tuple[str, float]]:
+    """(grade_id, points) of a notebook's autograded test cells, from the instructor's source."""
+    nb = nbformat.read(root / "source" / week / notebook, as_version=4)
+    meta = [c.get("metadata", {}).get("nbgrader", {}) for c in nb.cells if c.cell_type == "code"]
+    return [(m["grade_id"], float(m.get("points", 0))) for m in meta if m.get("grade")]
+
+
+def _zero_checks(root: Path, week: str, spec: dict, why: str) -> list[Check]:
+    """Every check of the week at 0 with the reason: the same lines and maximum as a graded student."""
+    checks = [Check(f"{Path(nb).stem}: {cell}", 0.0, points, why)
+              for nb in spec["notebooks"] for cell, points in _test_cells(root, week, nb)]
+    checks += [Check(f"{run}: val macro-F1", 0.0, s["points"], why) for run, s in spec["runs"].items()]
     return checks + [Check(name, 0.0, points, why) for name, points in spec["checks"].items()]
 
 

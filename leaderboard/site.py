@@ -235,7 +235,8 @@ def build_site(course_dir: Path, out: Path, *, now: datetime | None = None, show
     `now` (default: the current UTC time) decides which private boards are revealed; naive datetimes
     are UTC. `show_names` (or `show_names: true` in leaderboard.yaml) puts real names from
     students.json on public pages instead of pseudonyms. `workers`: processes for the feedback pages
-    (default: LEADERBOARD_WORKERS, else up to 4 by CPU count; 1 = no extra process).
+    (default: LEADERBOARD_WORKERS, else one per CPU up to 4, or none extra when the load average already
+    reaches the CPU count; 1 = everything in this process). The output is the same either way.
     """
     course_dir, out = Path(course_dir), Path(out)
     now = now or datetime.now(timezone.utc)

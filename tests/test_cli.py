@@ -31,6 +31,13 @@ def test_demo_small_runs_offline_and_keeps_outputs(tmp_path):
     record = json.loads((out / "runs" / "majority.json").read_text())
     assert record["metrics"]["val"]["zero_f1_classes"] == 112
     assert (out / "plots" / "label_distribution.png").stat().st_size > 1000
+    engine = json.loads((out / "runs" / "week1_tiny_modernbert.json").read_text())
+    assert engine["extra"]["history"] and engine["metrics"]["val"]["macro_f1"] > 0
+    summary = {s["student"]: s for s in json.loads((out / "course_dir" / "results" / "week1" / "summary.json").read_text())}
+    assert summary["honest"]["integrity"] == "clean"
+    assert summary["trains_on_test"]["integrity"] == "critical"
+    assert summary["corrupt"]["score"] == 0
+    assert (out / "site" / "index.html").is_file() and "leaderboard:" in proc.stdout
 
 
 @needs_contract

@@ -124,6 +124,7 @@ def test_outputs_are_consistent(graded):
         payload = json.loads((out / student / "results.json").read_text())
         assert payload["score"] == pytest.approx(sum(t["score"] for t in payload["tests"]))
         assert payload["score"] == result.score
+    assert len({r.max_score for r in results.values()}) == 1  # a corrupt notebook has the same maximum
     rows = (out / "grades.csv").read_text().splitlines()
     assert rows[0].startswith("Identifier,Full name,Grade,Maximum Grade")
     assert len(rows) == 1 + len(results)

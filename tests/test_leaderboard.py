@@ -283,15 +283,16 @@ def test_memo_observations_with_a_rubric_file_in_the_course_format(tmp_path):
     assert rubric.problems == [] and (rubric.min_words, rubric.max_words) == (800, 1500)
     assert [(c.name, [e.id for e in c.evidence]) for c in rubric.criteria] == [
         ("Audit", ["long-tail", "table"]), ("Baseline interpretation", ["gap", "zero-f1"]), ("Risks", ["two-risks"])]
-    text = ("## Audit\nThe top class is big.\n\nA long tail: 35 labels are rare.\n\n"
+    text = ("### BEGIN SOLUTION\n## Audit\nThe top class is big.\n\nA long tail: 35 labels are rare.\n\n"
             "## Baseline interpretation\nAccuracy 0.54 but macro-F1 0.13.\n\n"
-            "## Notes\nWe saw 70 zero-F1 classes.\n")  # the zero-F1 count sits outside its section
+            "## Notes\nWe saw 70 zero-F1 classes.\nYOUR ANSWER HERE\n### END SOLUTION\n")  # zero-F1: outside its section
     obs = memo.observe(memo.parse_memo([memo.Cell("nb.ipynb", 5, text)]), rubric, {})
     found = {e.id: e for c in obs.criteria for e in c.evidence}
     assert found["long-tail"].present and "35 labels" in found["long-tail"].snippet  # the first match has no number
     assert found["gap"].present and not found["zero-f1"].present and not found["table"].present
     assert not found["two-risks"].present and "section was not found" in found["two-risks"].detail
-    assert obs.length_status == "short" and "800–1500 words" in obs.length_note
+    assert obs.length_status == "short" and "800–1500 words" in obs.length_note and obs.words == 22
+    assert obs.unassigned_sections == ["\u201cNotes\u201d (nb.ipynb, cell 5)"]  # nbgrader's markers are not headings
     for path in sorted((Path(__file__).resolve().parents[1] / "assignments" / "rubrics").glob("week*.yaml")):
         loaded = memo.load_rubric(int(path.stem[4:]), path.parent)  # the course's own files load cleanly
         assert loaded.problems == [] and loaded.criteria and any(c.evidence for c in loaded.criteria), path
@@ -306,10 +307,14 @@ def test_memo_pattern_prefilter_never_changes_a_match():
              "confused with → card; redaction, product, state, year; no effect on length; nll 1.3 js 0.2 int8 0.21 0.20"]
     patterns = {p for rules in memo.EVIDENCE.values() for e in rules for p in e.patterns + e.distinct}
     patterns |= {rf"\b{k}" for rows in memo.DEFAULT_RUBRICS.values() for _, _, keys, _ in rows for k in keys}
+    rubrics = Path(__file__).resolve().parents[1] / "assignments" / "rubrics"  # the course's rubric files
+    patterns |= {p for path in rubrics.glob("week*.yaml") for c in memo.load_rubric(int(path.stem[4:]), rubrics).criteria
+                 for e in c.evidence for p in e.patterns}
     checked = 0
     for pattern in patterns:
         for text in texts:
-            assert memo._search(pattern, text) == bool(re.search(pattern, text)), (pattern, text[:60])
+            for piece in [text, *text.split("\n\n")]:
+                assert memo._search(pattern, piece) == bool(re.search(pattern, piece)), (pattern, piece[:60])
             checked += bool(re.search(pattern, text))
     assert checked > 40  # the texts do exercise the patterns
 

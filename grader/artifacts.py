@@ -69,7 +69,7 @@ def check_record(path: Path, data: CourseData) -> RecordCheck:
     try:
         record = read_record(path)
     except RecordError as err:
-        return RecordCheck(None, [Finding("fixed-split", "record-invalid", "major", str(err))])
+        return RecordCheck(None, [Finding("submission", "record-invalid", "major", str(err))])
     out = RecordCheck(record)
     accepted = canonical_fingerprints(data)
     for split in ("train", "val", "test"):

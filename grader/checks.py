@@ -61,11 +61,11 @@ def check_band(run: str, week: str, pipeline: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Checks for the weekly notebooks (weeks 1-6). Each raises AssertionError with what to fix.
+# Checks for the weekly notebooks (weeks 1-6). Each raises AssertionError with what to fix and returns None.
 # ---------------------------------------------------------------------------------------------------
 
 
-def check_history(history, max_epochs: int) -> list:
+def check_history(history, max_epochs: int) -> None:
     """A training history: one dict per epoch run (1..max_epochs, early stopping may cut it short),
     each with the epoch number and the val macro-F1 measured after it."""
     assert isinstance(history, list) and history, (
@@ -76,7 +76,6 @@ def check_history(history, max_epochs: int) -> list:
             f"history[{i - 1}] needs the keys 'epoch' and 'val_macro_f1' (evaluate on val after every epoch)")
         assert row["epoch"] == i, f"history[{i - 1}]['epoch'] is {row['epoch']}, expected {i}"
         assert 0.0 <= row["val_macro_f1"] <= 1.0, f"epoch {i}: val macro-F1 {row['val_macro_f1']} not in [0, 1]"
-    return history
 
 
 def check_lr_schedule(fn, kind: str = "linear", total: int = 100, warmup: int = 10) -> None:
@@ -122,7 +121,7 @@ def check_batch(batch, pad_token_id: int) -> None:
     assert bool((ids[mask == 0] == pad_token_id).all()), "positions with attention_mask 0 must hold the pad token"
 
 
-def check_class_weights(weights, counts, kind: str = "sqrt_inverse"):
+def check_class_weights(weights, counts, kind: str = "sqrt_inverse") -> None:
     """Class weights from train counts: finite and positive, mean 1 over the classes present in train (the
     course's sanity check), and proportional to 1/sqrt(count) (or 1/count) among those classes."""
     import numpy as np
@@ -138,10 +137,9 @@ def check_class_weights(weights, counts, kind: str = "sqrt_inverse"):
     power = {"sqrt_inverse": 0.5, "inverse": 1.0}[kind]
     ratio = w[present] * counts[present] ** power
     assert ratio.std() / ratio.mean() < 1e-3, f"weights are not proportional to 1/count^{power} among present classes"
-    return w
 
 
-def check_lora(model, max_share: float = 0.25) -> dict:
+def check_lora(model, max_share: float = 0.25) -> None:
     """A PEFT LoRA model: LoRA matrices trainable, base weights frozen, the classification head trained,
     and the trainable share well below full fine-tuning."""
     named = list(model.named_parameters())
@@ -154,10 +152,9 @@ def check_lora(model, max_share: float = 0.25) -> dict:
     assert any("modules_to_save" in n for n, _ in trainable), (
         "the classification head is not trained: list it in modules_to_save (a fresh head must learn)")
     assert 0 < share < max_share, f"trainable share {share:.2%} is not below {max_share:.0%}"
-    return {"trainable": sum(p.numel() for _, p in trainable), "total": total, "share": share}
 
 
-def check_temperature(temperature, logits, labels) -> float:
+def check_temperature(temperature, logits, labels) -> None:
     """A fitted temperature: positive, and no worse than T=1 in NLL on the rows it was fitted on."""
     import numpy as np
 
@@ -170,7 +167,6 @@ def check_temperature(temperature, logits, labels) -> float:
     assert fitted <= plain + 1e-6, (
         f"NLL at T={t:.3f} ({fitted:.4f}) is worse than at T=1 ({plain:.4f}) on the fitting rows: "
         "T should minimise NLL there")
-    return t
 
 
 def check_kd_loss(fn) -> None:
@@ -195,7 +191,7 @@ def check_kd_loss(fn) -> None:
             "direction (teacher is the target), log_softmax on the student, reduction='batchmean' and the T^2 factor")
 
 
-def check_quantized(model, bits: int, keep: tuple = ("classifier", "score")) -> int:
+def check_quantized(model, bits: int, keep: tuple = ("classifier", "score")) -> None:
     """A bitsandbytes-quantized model: some Linear layers are 8-bit (LLM.int8) or 4-bit, and the
     classification head (`keep`) is not."""
     import bitsandbytes as bnb
@@ -206,22 +202,20 @@ def check_quantized(model, bits: int, keep: tuple = ("classifier", "score")) -> 
                     f"from_pretrained(folder, quantization_config=BitsAndBytesConfig(...))")
     head = [name for name in layers if name.split(".")[-1] in keep]
     assert not head, f"the classification head {head} is quantized: skip it (llm_int8_skip_modules)"
-    return len(layers)
 
 
-def check_extra(run: str, *keys: str) -> dict:
+def check_extra(run: str, *keys: str) -> None:
     """The run record's `extra` holds the named entries (final_evaluation(..., extra={...}))."""
-    extra = check_run(run).get("extra") or {}
+    extra = _checked_record(run).get("extra") or {}
     missing = [k for k in keys if k not in extra]
     assert not missing, f"run {run!r}: extra lacks {missing}; pass them to final_evaluation(..., extra=...)"
-    return extra
 
 
-def check_chosen_on_val(run: str, best: bool = True, tolerance: float = 0.005) -> dict:
+def check_chosen_on_val(run: str, best: bool = True, tolerance: float = 0.005) -> None:
     """Hidden check: the record's `extra` lists the candidates (name, val_macro_f1) and the chosen one,
     the chosen one is the best on val (when `best`), and the submitted predictions are that model's:
     their val macro-F1 equals the one measured for the chosen candidate."""
-    record = check_run(run)
+    record = _checked_record(run)
     extra = record.get("extra") or {}
     candidates, chosen = extra.get("candidates"), extra.get("chosen")
     assert isinstance(candidates, list) and candidates, (
@@ -240,4 +234,3 @@ def check_chosen_on_val(run: str, best: bool = True, tolerance: float = 0.005) -
     assert abs(measured - scores[chosen]) <= tolerance, (
         f"run {run!r}: the submitted predictions score {measured:.4f} on val, but the chosen model {chosen!r} "
         f"scored {scores[chosen]:.4f}: predict with the model you chose")
-    return extra

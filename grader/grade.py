@@ -43,6 +43,7 @@ from reference_solutions import bands
 PROJECT = Path(__file__).resolve().parents[1]
 SPECS = PROJECT / "assignments" / "grading.yaml"
 GRADING_COURSE = "synthetic-small"  # grading re-runs use the smoke profile's course
+INTEGRITY_LAYERS = ("static", "access-log", "invariance", "fixed-split", "consistency")
 
 
 @dataclass
@@ -77,8 +78,13 @@ class StudentResult:
         return sum(c.max_score for c in self.checks)
 
     def integrity(self) -> str:
-        """'clean', or the worst severity found ('critical', 'major', 'minor'); info never counts."""
-        worst = [s for s in SEVERITIES[:3] if any(f.severity == s for f in self.findings)]
+        """'clean', or the worst severity an integrity layer found ('critical', 'major', 'minor').
+
+        A notebook that does not parse or run is bad input, not a breach: it scores 0 on the
+        affected checks and says why, but its integrity stays 'clean' unless a layer found a leak.
+        """
+        found = [f for f in self.findings if f.layer in INTEGRITY_LAYERS]
+        worst = [s for s in SEVERITIES[:3] if any(f.severity == s for f in found)]
         return worst[0] if worst else "clean"
 
     def as_results_json(self) -> dict:
@@ -193,17 +199,23 @@ def _grade(root: Path, week: str, student: str, spec: dict, profile: str, result
     permuted_cache = scratch / "cache-permuted"
     perturb.perturbed_course(course_toml, permuted_cache, "permuted")
     autograde_env = {**env, "COURSE_CACHE": str(permuted_cache), "HOME": str(scratch / "home")}
+    why_missing = "not graded by nbgrader"
     try:
         nbgrader_course.autograde(root, week, student, autograde_env)
-        tests = nbgrader_course.cell_scores(root, week, student)
+        rows = nbgrader_course.cell_scores(root, week, student)
     except nbgrader_course.NbgraderError as err:
-        result.findings.append(Finding("autograde", "nbgrader-failed", "major", str(err).splitlines()[0]))
-        tests = []
-    graded_notebooks = {Path(name).stem for name in spec["notebooks"]}
-    for row in tests:
-        if row["auto"] and row["cell_type"] == "code" and row["notebook"] in graded_notebooks:
-            result.checks.append(Check(f"{row['notebook']}: {row['cell']}", row["score"], row["max_score"],
-                                       "passed" if row["score"] == row["max_score"] else "failed (see feedback)"))
+        why_missing = str(err).splitlines()[0]
+        result.findings.append(Finding("autograde", "nbgrader-failed", "major", why_missing))
+        rows = []
+    scored = {(row["notebook"], row["cell"]): row for row in rows if row["auto"] and row["cell_type"] == "code"}
+    for name in spec["notebooks"]:
+        for cell, points in _test_cells(root, week, name):
+            row = scored.get((Path(name).stem, cell))
+            if row is None:
+                result.checks.append(Check(f"{Path(name).stem}: {cell}", 0.0, points, why_missing))
+            else:
+                result.checks.append(Check(f"{row['notebook']}: {cell}", row["score"], row["max_score"],
+                                           "passed" if row["score"] == row["max_score"] else "failed (see feedback)"))
     autograded = root / "autograded" / student / week
 
     # 5-6. Artifact layers and scoring, per graded run.

@@ -32,7 +32,7 @@ def baselines(tmp_path_factory):
     """Each baseline run once on the small synthetic course, with the labels it was fitted on."""
     runs_dir = tmp_path_factory.mktemp("runs")
     api.configure(course="synthetic-small", runs_dir=runs_dir, mode="submit",
-                  max_train_examples=TRAIN_CAP, data_dir=None, contract_dir=None)
+                  max_train_examples=TRAIN_CAP, seed=42, data_dir=None, contract_dir=None)
     shown = {kind: run_baseline(kind, run=f"baseline_{kind}", extra={"purpose": "test"})
              for kind in ("majority", "course_tfidf", "fast_tfidf")}
     train_ds, val_ds = course.load_course_data()

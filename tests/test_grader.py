@@ -25,6 +25,56 @@ EXPECTED_RULES = {  # student -> a rule that must be found (layer/rule)
 }
 
 
+# Picks its epoch by test macro-F1 through a path static analysis cannot read (hex-encoded) and
+# without the logged split store: only the invariance run can catch it.
+HIDDEN_PEEK = """import copy, os, glob, numpy as np, pandas as pd
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import SGDClassifier
+from sklearn.metrics import f1_score
+h = lambda x: bytes.fromhex(x).decode()
+where = os.path.join(os.environ.get(h("{env}"), ""), h("{hexed}"))
+frame = getattr(pd, h("{reader}"))(sorted(glob.glob(where))[0])
+frame = frame[frame["Issue"].isin(LABELS)]
+texts, gold = frame["Consumer Complaint"].tolist(), [LABELS.index(x) for x in frame["Issue"]]
+vectorizer = TfidfVectorizer(sublinear_tf=True).fit(train_ds["text"])
+X, Z = vectorizer.transform(train_ds["text"]), vectorizer.transform(texts)
+clf, keep, score = SGDClassifier(alpha=1e-5, random_state=0), None, -1.0
+for epoch in range(12):
+    clf.partial_fit(X, train_ds["label"], classes=np.arange(NUM_LABELS))
+    s = f1_score(gold, clf.predict(Z), average="macro")
+    if s > score:
+        keep, score = copy.deepcopy(clf), s
+
+class Model:
+    def predict(self, texts):
+        return keep.predict(vectorizer.transform(texts))
+
+model = Model()
+val_metrics = evaluate(val_ds["label"], model.predict(val_ds["text"]))
+""".replace("{hexed}", "synthetic/*-6430-*/raw/test.parquet".encode().hex()).replace(
+    "{env}", "COURSE_CACHE".encode().hex()).replace("{reader}", "read_parquet".encode().hex())
+
+
+def edited(student: str, root: Path, change) -> Path:
+    """The honest notebook with one change applied to its cells."""
+    path = simulated_class.write_submission("honest", root / "incoming" / student)
+    nb = nbformat.read(path, as_version=4)
+    change(nb)
+    nbformat.write(nb, path)
+    return path
+
+
+def _grade_id(cell) -> str:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
+
+
+EXTRA = {
+    "hidden_peek": lambda nb: [c.__setitem__("source", HIDDEN_PEEK) for c in nb.cells if _grade_id(c) == "tfidf"],
+    "deleted_test": lambda nb: nb.__setitem__("cells", [c for c in nb.cells if _grade_id(c) != "test_final"]),
+    "edited_test": lambda nb: [c.__setitem__("source", "pass") for c in nb.cells if _grade_id(c) == "test_final"],
+}
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     root = nbgrader_course.init_course(tmp_path_factory.mktemp("course"), ["week1"])
@@ -32,8 +82,32 @@ def graded(tmp_path_factory):
     for student in simulated_class.STUDENTS:
         notebook = simulated_class.write_submission(student, root / "incoming" / student)
         nbgrader_course.submit(root, "week1", student, [notebook])
+    for student, change in EXTRA.items():
+        nbgrader_course.submit(root, "week1", student, [edited(student, root, change)])
     results = grade.grade_week(root, "week1", workers=2)
     return root, released, {r.student: r for r in results}
+
+
+def test_invariance_alone_catches_hidden_selection(graded):
+    result = graded[2]["hidden_peek"]
+    assert result.status == "graded", result.error
+    layers = {f.layer for f in result.findings if f.severity in ("critical", "major")}
+    assert layers == {"invariance"}, [f.as_dict() for f in result.findings]
+    assert result.integrity() == "critical"
+
+
+def test_deleted_and_edited_test_cells(graded):
+    root, _, results = graded
+    edited_cell = {c.name: c for c in results["edited_test"].checks}["week1_lab: test_final"]
+    honest_cell = {c.name: c for c in results["honest"].checks}["week1_lab: test_final"]
+    assert edited_cell.score == honest_cell.score  # nbgrader restored the locked cell and ran it
+    autograded = (root / "autograded" / "edited_test" / "week1" / "week1_lab.ipynb").read_text()
+    assert "check_run(" in autograded
+    deleted = results["deleted_test"]
+    assert deleted.status == "graded", deleted.error
+    checks = {c.name: c for c in deleted.checks}
+    assert checks.get("week1_lab: test_final") is None or checks["week1_lab: test_final"].score == 0
+    assert deleted.score <= results["honest"].score
 
 
 def rules(result) -> set[str]:
@@ -113,8 +187,9 @@ def test_corrupt_notebook_zero_and_batch_goes_on(graded):
     root, _, results = graded
     corrupt = results["corrupt"]
     assert corrupt.score == 0 and all(c.score == 0 for c in corrupt.checks)
+    assert corrupt.integrity() == "clean"  # bad input, not a breach: zero points, and the reason
     assert "not a valid notebook" in corrupt.checks[0].output or "JSON" in corrupt.checks[0].output
-    assert len(results) == len(simulated_class.STUDENTS)
+    assert len(results) == len(simulated_class.STUDENTS) + len(EXTRA)
 
 
 def test_outputs_are_consistent(graded):

@@ -91,6 +91,39 @@ def test_graded_cells_have_unique_ids_and_points(path):
             assert not meta.get("solution"), f"{path.name}: test cell {meta['grade_id']!r} must not be a solution cell"
 
 
+def _public(source: str) -> str:
+    """A test cell as released: hidden tests removed."""
+    return re.sub(rf"{re.escape(HIDDEN_BEGIN)}.*?{re.escape(HIDDEN_END)}\n?", "", source, flags=re.DOTALL)
+
+
+@params
+def test_test_cells_leave_no_value(path):
+    # nbgrader reads a number left as a test cell's value as partial credit: a test cell must end in a
+    # statement, or in a call to a grader check (they all return None).
+    for cell in _read(path).cells:
+        if cell.cell_type != "code" or not _meta(cell).get("grade"):
+            continue
+        for source in (cell.source, _public(cell.source)):
+            body = ast.parse(strip_magics(source)[0]).body
+            last = body[-1] if body else None
+            if isinstance(last, ast.Expr):
+                func = last.value.func if isinstance(last.value, ast.Call) else None
+                name = getattr(func, "id", None) or getattr(func, "attr", None)
+                assert name and name.startswith("check_"), (
+                    f"{path.name}: test cell {_meta(cell)['grade_id']!r} ends in an expression; nbgrader would "
+                    f"read its value as the score")
+
+
+def test_checks_return_none():
+    import inspect
+
+    from grader import checks
+
+    for name, fn in inspect.getmembers(checks, inspect.isfunction):
+        if name.startswith("check_") and fn.__module__ == checks.__name__:
+            assert inspect.signature(fn).return_annotation in (None, "None"), f"grader.checks.{name} must return None"
+
+
 @params
 def test_solution_and_hidden_regions_are_well_formed(path):
     nb = _read(path)

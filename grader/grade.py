@@ -226,12 +226,12 @@ def _grade(root: Path, week: str, student: str, spec: dict, profile: str, result
         check = artifacts.check_record(record_path, data)
         result.findings += check.findings
         fixed_ok &= not any(f.severity in ("critical", "major") for f in check.findings)
-        band_week, band_pipeline = run_spec["band"].split("/")
-        band = bands.lookup(profile, band_week, band_pipeline)
-        floor_week, floor_pipeline = run_spec["floor"].split("/")
-        floor = bands.lookup(profile, floor_week, floor_pipeline)
+        band = bands.lookup(profile, *run_spec["band"].split("/")) if "band" in run_spec else None
+        floor = bands.lookup(profile, *run_spec["floor"].split("/")) if "floor" in run_spec else None
+        scored = "points" in run_spec  # a run without a band is checked for integrity but earns no metric points
         if not check.usable:
-            result.checks.append(Check(f"{run}: val macro-F1", 0.0, run_spec["points"], "no usable run record"))
+            if scored:
+                result.checks.append(Check(f"{run}: val macro-F1", 0.0, run_spec["points"], "no usable run record"))
             continue
         access = artifacts.access_log_findings(check.record)
         invariance = _invariance(run, check, replaced_runs.get(run), data)
@@ -246,13 +246,8 @@ def _grade(root: Path, week: str, student: str, spec: dict, profile: str, result
         consistency_ok &= not consistency
         result.findings += access + invariance + stats + consistency
         integrity_findings += access + invariance
-        value = measured["val"]["macro_f1"]
-        points = metric_points(value, floor["mean"] if floor else 0.0, band["lower"], run_spec["points"]) if band else 0.0
-        result.checks.append(Check(
-            f"{run}: val macro-F1", points, run_spec["points"],
-            f"val macro-F1 {value:.4f}; 0 points at the floor {floor['mean'] if floor else 0:.4f}, full points at "
-            f"the band's lower edge {band['lower']:.4f}" if band else f"no {profile} band for {run_spec['band']}"))
-
+        if scored:
+            result.checks.append(_metric_check(run, run_spec, measured["val"]["macro_f1"], band, floor, profile))
     result.checks.append(Check("fixed split", checks["fixed_split"] if fixed_ok else 0.0, checks["fixed_split"],
                                "fingerprints and prediction ids match the course" if fixed_ok
                                else "the run record does not match the fixed split (see findings)"))
@@ -264,6 +259,18 @@ def _grade(root: Path, week: str, student: str, spec: dict, profile: str, result
     result.checks.append(Check("consistency", checks["consistency"] if consistency_ok else 0.0, checks["consistency"],
                                "printed and cited numbers match the run" if consistency_ok
                                else "some printed or cited numbers match no measurement (see findings)"))
+
+
+def _metric_check(run: str, run_spec: dict, value: float, band: dict | None, floor: dict | None,
+                  profile: str) -> Check:
+    """Val macro-F1 scored from the floor band's mean (0 points) to the band's lower edge (full points)."""
+    name, points = f"{run}: val macro-F1", run_spec["points"]
+    if band is None:
+        return Check(name, 0.0, points, f"no {profile} band for {run_spec['band']}: ask the instructor")
+    low = floor["mean"] if floor else 0.0
+    return Check(name, metric_points(value, low, band["lower"], points), points,
+                 f"val macro-F1 {value:.4f}; 0 points at the floor {low:.4f}, full points at the band's "
+                 f"lower edge {band['lower']:.4f}")
 
 
 def _final_cells(nb_path: Path) -> set[int]:
@@ -304,7 +311,7 @@ def _zero_checks(root: Path, week: str, spec: dict, why: str) -> list[Check]:
     """Every check of the week at 0 with the reason: the same lines and maximum as a graded student."""
     checks = [Check(f"{Path(nb).stem}: {cell}", 0.0, points, why)
               for nb in spec["notebooks"] for cell, points in _test_cells(root, week, nb)]
-    checks += [Check(f"{run}: val macro-F1", 0.0, s["points"], why) for run, s in spec["runs"].items()]
+    checks += [Check(f"{run}: val macro-F1", 0.0, s["points"], why) for run, s in spec["runs"].items() if "points" in s]
     return checks + [Check(name, 0.0, points, why) for name, points in spec["checks"].items()]
 
 

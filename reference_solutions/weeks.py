@@ -77,10 +77,10 @@ PIPELINES: dict[str, dict[str, Callable[[str, str, int], dict]]] = {
         "modernbert": finetune(epochs=2, schedule="linear", warmup_ratio=0.1),
     },
     "week2": {
-        "linear": finetune(schedule="linear", class_weights="none"),
-        "cosine": finetune(schedule="cosine", class_weights="none"),
-        "sqrt_weighted": finetune(schedule="linear", class_weights="sqrt_inverse"),
-        "batch16": finetune(schedule="linear", class_weights="none", batch_size=16),
+        "linear": finetune(epochs=3, schedule="linear", class_weights="none"),
+        "cosine": finetune(epochs=3, schedule="cosine", class_weights="none"),
+        "sqrt_weighted": finetune(epochs=3, schedule="linear", class_weights="sqrt_inverse"),
+        "batch16": finetune(epochs=3, schedule="linear", class_weights="none", batch_size=16),
     },
 }
 NOISE_PIPELINE = {"week2": "linear"}  # run over every seed: the seed noise floor

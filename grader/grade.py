@@ -169,9 +169,7 @@ def _grade(root: Path, week: str, student: str, spec: dict, profile: str, result
         else:
             result.findings += static.analyze_notebook(path)
     if broken:
-        result.findings += broken
-        result.checks = _zero_checks(root, week, spec, "; ".join(f.message for f in broken))
-        return
+        return _stop(result, root, week, spec, broken)
 
     # 3. Sandboxed re-execution on replaced test texts (also the gate for step 4).
     replaced_cache = scratch / "cache-replaced"
@@ -191,9 +189,7 @@ def _grade(root: Path, week: str, student: str, spec: dict, profile: str, result
         replaced_runs.update({p.stem: p for p in (scratch / f"replaced-{Path(name).stem}" / "runs").glob("*.json")
                               if not p.name.endswith(".scores.json")})
     if gate_failures:
-        result.findings += gate_failures
-        result.checks = _zero_checks(root, week, spec, "; ".join(f.message for f in gate_failures))
-        return
+        return _stop(result, root, week, spec, gate_failures)
 
     # 4. nbgrader autograde on permuted test labels: hidden tests restored, this run's record is scored.
     permuted_cache = scratch / "cache-permuted"
@@ -298,6 +294,12 @@ def _invariance(run: str, check: artifacts.RecordCheck, replaced: Path | None, d
                         f"{run}: {changed} of {len(ids)} val predictions changed when only the test split "
                         f"changed: test data influenced training or selection")]
     return []
+
+
+def _stop(result: StudentResult, root: Path, week: str, spec: dict, failures: list[Finding]) -> None:
+    """A submission that cannot go on: every check at 0, each naming why."""
+    result.findings += failures
+    result.checks = _zero_checks(root, week, spec, "; ".join(f.message for f in failures))
 
 
 def _test_cells(root: Path, week: str, notebook: str) -> list[tuple[str, float]]:

@@ -186,8 +186,7 @@ def _grade(root: Path, week: str, student: str, spec: dict, profile: str, result
             gate_failures.append(Finding("re-execution", run.status, "major", f"{name}: {run.message}", cell=run.cell))
         elif run.status == "error":
             result.findings.append(Finding("re-execution", "error", "info", f"{name}: {run.message}", cell=run.cell))
-        replaced_runs.update({p.stem: p for p in (scratch / f"replaced-{Path(name).stem}" / "runs").glob("*.json")
-                              if not p.name.endswith(".scores.json")})
+        replaced_runs.update({p.stem: p for p in (scratch / f"replaced-{Path(name).stem}" / "runs").glob("*.json")})
     if gate_failures:
         return _stop(result, root, week, spec, gate_failures)
 

@@ -163,16 +163,35 @@ def cited_numbers(text: str) -> list[tuple[str, float]]:
     return found
 
 
+def reported_metrics(extra, found: dict[str, list[float]] | None = None) -> dict[str, list[float]]:
+    """Every metric value a run put in its record's `extra` (candidates, epochs, other models), by kind.
+
+    A memo may cite the numbers of models it compared, not only the submitted one; those count as
+    measured when the run recorded them.
+    """
+    found = {metric: [] for metric in METRIC_WORDS} if found is None else found
+    items = extra.items() if isinstance(extra, dict) else enumerate(extra) if isinstance(extra, list) else []
+    for key, value in items:
+        if isinstance(value, (dict, list)):
+            reported_metrics(value, found)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and isinstance(key, str):
+            for metric in METRIC_WORDS:
+                if key.endswith(metric):
+                    found[metric].append(float(value))
+    return found
+
+
 def consistency_findings(cells: list[tuple[int, str, str]], measured: dict, tolerance: float = 0.0051) -> list[Finding]:
     """Numbers cited in memo cells or printed at/after the final evaluation that match no measurement.
 
-    `cells` are (cell index, kind, text) with kind 'memo' or 'output'. A cited value is backed when it
-    is within `tolerance` of the same metric on val or test (rounding to 2 decimals is fine).
+    `cells` are (cell index, kind, text) with kind 'memo' or 'output'; `measured` maps a source (val,
+    test, extra) to metric -> value or list of values. A cited value is backed when it is within
+    `tolerance` of any of them for the same metric (rounding to 2 decimals is fine).
     """
     found = []
     for index, kind, text in cells:
         for metric, value in cited_numbers(text):
-            backed = [m[metric] for m in measured.values() if metric in m]
+            backed = [v for m in measured.values() for v in np.atleast_1d(m.get(metric, []))]
             if backed and min(abs(value - b) for b in backed) > tolerance:
                 closest = min(backed, key=lambda b: abs(value - b))
                 found.append(Finding("consistency", f"{kind}-metric-mismatch", "minor",

@@ -74,7 +74,7 @@ PIPELINES: dict[str, dict[str, Callable[[str, str, int], dict]]] = {
         "majority": baseline("majority"),
         "tfidf": baseline("course_tfidf"),
         "tfidf_fast": baseline("fast_tfidf"),
-        "modernbert": finetune(epochs=2, schedule="linear", warmup_ratio=0.1),
+        "modernbert": finetune(schedule="linear", warmup_ratio=0.1),  # epochs from the profile: full 2, smoke 1
     },
     "week2": {
         "linear": finetune(epochs=3, schedule="linear", class_weights="none"),

@@ -13,7 +13,6 @@ confused with each other, as in the real data), and a few class-specific words d
 """
 
 import re
-import zlib
 from dataclasses import dataclass
 from typing import Sequence
 

@@ -5,7 +5,6 @@ that is one real release, seven real autogrades and fourteen real notebook execu
 """
 
 import json
-import re
 import zipfile
 from pathlib import Path
 
@@ -14,7 +13,6 @@ import pytest
 
 from course.catalog import cached_course
 from grader import artifacts, grade, nbgrader_course, simulated_class
-from grader.findings import Finding
 
 EXPECTED_RULES = {  # student -> a rule that must be found (layer/rule)
     "trains_on_test": {"invariance/invariance-changed"},

@@ -24,7 +24,7 @@ def cmd_audit(args: argparse.Namespace) -> None:
     from course import audit as audit_mod
     from course.catalog import config_for
     from course.contract import load_contract
-    from course.sources import find_split_file, load_raw, read_raw
+    from course.sources import load_raw, read_raw
 
     course = args.course or ("real" if args.data else "synthetic")
     config = config_for(course)
@@ -34,8 +34,7 @@ def cmd_audit(args: argparse.Namespace) -> None:
     if args.data:
         data = Path(args.data)
         if data.is_dir():
-            raw_train = read_raw(find_split_file(data, spec.train_split), spec.label_column, spec.text_column)
-            raw_test = read_raw(find_split_file(data, spec.test_split), spec.label_column, spec.text_column)
+            raw_train, raw_test = load_raw(config, data)
         else:
             raw_train, raw_test = read_raw(data, spec.label_column, spec.text_column), None
     else:

@@ -122,10 +122,11 @@ def _without_test_cells(src: Path, dst: Path) -> Path:
     return dst
 
 
-def _memo_and_outputs(nb_path: Path, final_calls: set[int]) -> list[tuple[int, str, str]]:
+def _memo_and_outputs(nb_path: Path) -> list[tuple[int, str, str]]:
     """(cell, kind, text) for consistency: memo markdown, and outputs from the final evaluation on."""
     nb = nbformat.read(nb_path, as_version=4)
-    start = min(final_calls) if final_calls else len(nb.cells)
+    final_calls = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "final_evaluation(" in c.source]
+    start = min(final_calls, default=len(nb.cells))
     cells = []
     for i, cell in enumerate(nb.cells):
         meta = cell.get("metadata", {}).get("nbgrader", {})
@@ -238,7 +239,7 @@ def _grade(root: Path, week: str, student: str, spec: dict, profile: str, result
         nb_path = autograded / run_spec["notebook"]
         backing = {split: measured[split] for split in ("val", "test")}
         backing["extra"] = artifacts.reported_metrics(check.record.get("extra", {}))
-        consistency = artifacts.consistency_findings(_memo_and_outputs(nb_path, _final_cells(nb_path)), backing)
+        consistency = artifacts.consistency_findings(_memo_and_outputs(nb_path), backing)
         consistency_ok &= not consistency
         result.findings += access + invariance + stats + consistency
         integrity_findings += access + invariance
@@ -267,11 +268,6 @@ def _metric_check(run: str, run_spec: dict, value: float, band: dict | None, flo
     return Check(name, metric_points(value, low, band["lower"], points), points,
                  f"val macro-F1 {value:.4f}; 0 points at the floor {low:.4f}, full points at the band's "
                  f"lower edge {band['lower']:.4f}")
-
-
-def _final_cells(nb_path: Path) -> set[int]:
-    nb = nbformat.read(nb_path, as_version=4)
-    return {i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "final_evaluation(" in c.source}
 
 
 def _invariance(run: str, check: artifacts.RecordCheck, replaced: Path | None, data) -> list[Finding]:

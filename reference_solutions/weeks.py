@@ -86,8 +86,8 @@ PIPELINES: dict[str, dict[str, Callable[[str, str, int], dict]]] = {
 NOISE_PIPELINE = {"week2": "linear"}  # run over every seed: the seed noise floor
 
 
-def tail_destinations(record: dict, top: int = 10) -> pd.DataFrame:
-    """Where the val examples of tail classes go: share predicted as head, mid, tail (other), itself.
+def tail_destinations(record: dict, top: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Where the val errors of tail classes go (share to head, mid, tail), and the top confused pairs.
 
     The course found about 90% of tail errors land outside the tail: the model is pulled toward the
     frequent classes, which is what class weights try to undo.

@@ -87,15 +87,22 @@ def cmd_reference(args: argparse.Namespace) -> None:
     from reference_solutions.weeks import run_week
 
     out = Path(args.out or f"reference_runs/{args.profile}/{args.week}")
-    run_week(args.week, args.profile, out, seeds=args.seeds)
+    run_week(args.week, args.profile, out, seeds=args.seeds, pipelines=args.pipeline)
     print(f"summary: {out / (args.week + '_summary.md')}")
 
 
 def cmd_bands(args: argparse.Namespace) -> None:
-    from reference_solutions.weeks import run_bands
+    from reference_solutions.weeks import run_bands, run_notebook_bands
 
     out = Path(args.out or f"reference_runs/{args.profile}/bands")
-    run_bands(args.week, args.pipeline, args.profile, args.seeds, out)
+    if args.notebook:
+        if not Path(args.notebook).is_file():
+            raise FileNotFoundError(f"no notebook {args.notebook}")
+        run_notebook_bands(Path(args.notebook), args.profile, args.seeds, out)
+    elif args.week and args.pipeline:
+        run_bands(args.week, args.pipeline, args.profile, args.seeds, out)
+    else:
+        raise ValueError("give --week and --pipeline (a reference pipeline) or --notebook (a solution notebook)")
 
 
 def cmd_release(args: argparse.Namespace) -> None:
@@ -192,15 +199,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_contract)
 
     p = sub.add_parser("reference", help="run a week's reference pipelines and write its summary table")
-    p.add_argument("week", help="week1, week2, ...")
+    p.add_argument("week", help="week1 ... week6 (week6 also writes the recommendation report over every "
+                   "week run under the same folder)")
     p.add_argument("--profile", choices=["smoke", "full"], default="smoke")
     p.add_argument("--seeds", type=int, default=1, help="seeds per pipeline (the noise pipeline runs at least 3)")
+    p.add_argument("--pipeline", action="append", help="run only this pipeline (repeatable; default: all)")
     p.add_argument("--out", help="output folder (default reference_runs/<profile>/<week>)")
     p.set_defaults(func=cmd_reference)
 
     p = sub.add_parser("bands", help="run one reference pipeline over seeds and write its band")
-    p.add_argument("--week", required=True)
-    p.add_argument("--pipeline", required=True)
+    p.add_argument("--week")
+    p.add_argument("--pipeline")
+    p.add_argument("--notebook", help="a solution notebook (assignments/source/...): one band per run it records, "
+                   "named <week>/solution_<run>")
     p.add_argument("--profile", choices=["smoke", "full"], default="smoke")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--out", help="folder for the runs (default reference_runs/<profile>/bands)")

@@ -79,11 +79,21 @@ def run_demo(out: Path, size: str = "full") -> dict:
     index = build_site(out / "course_dir", out / "site")
     print(f"leaderboard: {index}")
 
+    banner("7. Week 5 reference: INT8 / NF4 (bitsandbytes, CPU backend), ONNX Runtime INT8, the Pareto front")
+    from reference_solutions import report
+    from reference_solutions.weeks import run_week
+
+    week5 = run_week("week5", "smoke", out / "reference" / "week5")
+    html, md = report.write_report(out / "reference", out / "reference")
+    print(f"recommendation report over every reference run: {html}")
+
     banner("Outputs")
     print(f"everything is in {out}")
-    for path in [out / "audit.json", *plots, Path(shown["record"]), out / "course_dir" / "results" / "week1", index]:
+    for path in [out / "audit.json", *plots, Path(shown["record"]), out / "course_dir" / "results" / "week1", index,
+                 out / "reference" / "week5" / "week5_summary.md", html, md]:
         print(f"  {Path(path).relative_to(out)}")
-    return {"out": out, "audit": result, "majority": shown, "grades": results, "site": index}
+    return {"out": out, "audit": result, "majority": shown, "grades": results, "site": index,
+            "week5": week5, "report": html}
 
 
 def grade_simulated_class(root: Path, workers: int = 2) -> list:

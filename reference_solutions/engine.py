@@ -50,6 +50,7 @@ Schedule = Literal["linear", "cosine", "constant"]
 ClassWeights = Literal["none", "inverse", "sqrt_inverse"]
 Device = Literal["auto", "cpu", "cuda"]
 Precision = Literal["auto", "fp32", "fp16", "bf16"]
+Loss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]  # (logits, labels, train rows) -> loss
 
 LOG_EVERY = 20  # steps between reads of the loss on the CPU (each read waits for the GPU to catch up)
 
@@ -237,11 +238,12 @@ def load_tokenizer(name: str):
     return tokenizer
 
 
-def load_model(name: str, tokenizer, labels: list[str]) -> torch.nn.Module:
+def load_model(name: str, tokenizer, labels: list[str], **config_overrides: Any) -> torch.nn.Module:
     """A sequence classifier with one output per course label: a tiny config with random weights, or
-    pretrained weights with a freshly initialised classification head."""
+    pretrained weights with a freshly initialised classification head. `config_overrides` change the
+    architecture (week 6's student: fewer layers; from the hub, the first layers' weights are kept)."""
     try:
-        return models.build_classifier(name, len(labels), tokenizer, labels)
+        return models.build_classifier(name, len(labels), tokenizer, labels, **config_overrides)
     except OSError as err:
         raise _not_available(name, err) from err
 
@@ -322,33 +324,44 @@ def train_step(model: torch.nn.Module, batch: dict[str, torch.Tensor], loss_fn: 
 
 
 @torch.inference_mode()
-def predict_probs(model: torch.nn.Module, sequences: Sequence[Sequence[int]], pad_token_id: int,
-                  batch_size: int, precision: str, pad_to_multiple_of: int = 8) -> np.ndarray:
-    """Softmax probabilities, (n, num_labels) float32, in the order of `sequences`. Batches are cut from
-    the length-sorted sequences, so each is padded to little more than its own length; rows go back
-    to their original positions at the end."""
+def predict_logits(model: torch.nn.Module, sequences: Sequence[Sequence[int]], pad_token_id: int,
+                   batch_size: int, precision: str, pad_to_multiple_of: int = 8) -> np.ndarray:
+    """Logits, (n, num_labels) float32, in the order of `sequences`. Batches are cut from the
+    length-sorted sequences, so each is padded to little more than its own length; rows go back to
+    their original positions at the end."""
     model.eval()
     device = next(model.parameters()).device
     order = np.argsort([len(s) for s in sequences], kind="stable")
-    probs = np.empty((len(sequences), model.config.num_labels), dtype=np.float32)
+    out = np.empty((len(sequences), model.config.num_labels), dtype=np.float32)
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
         input_ids, attention_mask = pad_batch([sequences[i] for i in rows], pad_token_id, pad_to_multiple_of)
         with autocast(device, precision):
             logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).logits
-        probs[rows] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
-    return probs
+        out[rows] = logits.float().cpu().numpy()
+    return out
 
 
-def predict_fn(model: torch.nn.Module, tokenizer, config: TrainConfig) -> Callable[[list[str]], np.ndarray]:
-    """`predict(texts) -> (n, num_labels)` probabilities, the form `course.final_evaluation` takes.
-    Texts are tokenized exactly as in training (truncated to `config.max_length`)."""
+def predict_probs(model: torch.nn.Module, sequences: Sequence[Sequence[int]], pad_token_id: int,
+                  batch_size: int, precision: str, pad_to_multiple_of: int = 8) -> np.ndarray:
+    """Softmax probabilities of `predict_logits`."""
+    logits = torch.from_numpy(predict_logits(model, sequences, pad_token_id, batch_size, precision,
+                                             pad_to_multiple_of))
+    return torch.softmax(logits, dim=-1).numpy()
+
+
+def predict_fn(model: torch.nn.Module, tokenizer, config: TrainConfig,
+               temperature: float = 1.0) -> Callable[[list[str]], np.ndarray]:
+    """`predict(texts) -> (n, num_labels)` probabilities, the form `course.final_evaluation` takes,
+    softened by `temperature` (week 4's calibration; argmax unchanged). Texts are tokenized exactly as
+    in training (truncated to `config.max_length`)."""
     precision = resolve_precision(config.precision, next(model.parameters()).device)
 
     def predict(texts: list[str]) -> np.ndarray:
         sequences = tokenizer(list(texts), truncation=True, max_length=config.max_length)["input_ids"]
-        return predict_probs(model, sequences, tokenizer.pad_token_id, config.eval_batch_size, precision,
-                             config.pad_to_multiple_of)
+        logits = predict_logits(model, sequences, tokenizer.pad_token_id, config.eval_batch_size, precision,
+                                config.pad_to_multiple_of)
+        return torch.softmax(torch.from_numpy(logits) / temperature, dim=-1).numpy()
 
     return predict
 
@@ -458,6 +471,8 @@ class TrainResult:
     train_tokens_per_s: float  # real (unpadded) tokens
     wall_seconds: float
     peak_memory_mb: float  # CUDA max allocated, or the process's max resident set size on CPU
+    config: TrainConfig | None = None  # the run's configuration
+    extra: dict = field(default_factory=dict)  # what the run record's `extra` gets: config, history, costs
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -479,13 +494,18 @@ def hardware(device: torch.device, precision: str) -> dict[str, Any]:
 
 
 def train(config: TrainConfig, *, run: str | None = None, resume_from: str | Path | None = None,
-          model: torch.nn.Module | None = None, tokenizer=None) -> TrainResult:
+          model: torch.nn.Module | None = None, tokenizer=None, loss: Loss | None = None,
+          extra: dict[str, Any] | None = None) -> TrainResult:
     """Fine-tune on the course's train split, pick the epoch with the best val macro-F1, and (with
     `run`) write the run record through `course.final_evaluation`.
 
-    `model` and `tokenizer` default to `config.model_name` built through `course.models`. Each epoch
-    writes `output_dir/last.pt`, and `best.pt` when val macro-F1 improves. `resume_from` continues from
-    a `last.pt` exactly where it stopped; pass the interrupted run's config and output_dir.
+    `model` and `tokenizer` default to `config.model_name` built through `course.models` (pass a PEFT
+    model to train adapters only: the optimizer takes the parameters that require grad). `loss`
+    replaces the cross-entropy: `loss(logits, labels, indices)`, where `indices` are the examples'
+    rows in the train split, so a loss can look up per-example targets (week 6's teacher logits).
+    `extra` is added to the run record. Each epoch writes `output_dir/last.pt`, and `best.pt` when val
+    macro-F1 improves. `resume_from` continues from a `last.pt` exactly where it stopped; pass the
+    interrupted run's config and output_dir.
     """
     wall_start = time.perf_counter()
     seed_everything(config.seed)
@@ -526,7 +546,7 @@ def train(config: TrainConfig, *, run: str | None = None, resume_from: str | Pat
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     weight = None if config.class_weights == "none" else \
         class_weights(train_labels, len(labels), config.class_weights).to(device)
-    loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
+    cross_entropy = torch.nn.CrossEntropyLoss(weight=weight)
 
     # Checkpoints: start fresh, or continue where `resume_from` stopped.
     config.output_dir.mkdir(parents=True, exist_ok=True)
@@ -568,9 +588,14 @@ def train(config: TrainConfig, *, run: str | None = None, resume_from: str | Pat
             batch = {"input_ids": input_ids.to(device), "attention_mask": attention_mask.to(device),
                      "labels": torch.as_tensor(train_labels[indices]).to(device)}
             lr = scheduler.get_last_lr()[0]
-            loss = train_step(forward, batch, loss_fn, optimizer, scheduler, scaler, precision, config.grad_clip)
+            if loss is None:
+                loss_fn = cross_entropy
+            else:
+                rows = torch.as_tensor(indices, device=device)
+                loss_fn = lambda logits, labels, rows=rows: loss(logits, labels, rows)  # noqa: E731
+            step_loss = train_step(forward, batch, loss_fn, optimizer, scheduler, scaler, precision, config.grad_clip)
             loop.global_step += 1
-            window.append((loop.global_step, lr, loss))
+            window.append((loop.global_step, lr, step_loss))
             examples += len(indices)
             tokens += int(lengths[indices].sum())
             bar.update(1)
@@ -628,25 +653,27 @@ def train(config: TrainConfig, *, run: str | None = None, resume_from: str | Pat
         best_val_macro_f1=loop.best_val_macro_f1, val_predictions=val_probs, record_path=None,
         completed=completed, train_examples_per_s=sum(h["examples"] for h in loop.history) / seconds,
         train_tokens_per_s=sum(h["tokens"] for h in loop.history) / seconds,
-        wall_seconds=time.perf_counter() - wall_start, peak_memory_mb=peak_memory_mb(device))
+        wall_seconds=time.perf_counter() - wall_start, peak_memory_mb=peak_memory_mb(device), config=config)
+    result.extra = {
+        "engine": __name__,
+        "config": config.as_dict(),
+        "seed": config.seed,
+        "history": loop.history,
+        "best_epoch": loop.best_epoch,
+        "best_val_macro_f1": loop.best_val_macro_f1,
+        "resumed_from": str(resume_from) if resume_from is not None else None,
+        "wall_seconds": result.wall_seconds,
+        "throughput": {"train_examples_per_s": result.train_examples_per_s,
+                       "train_tokens_per_s": result.train_tokens_per_s, "tokens": "real (unpadded)"},
+        "peak_memory_mb": result.peak_memory_mb,
+        "peak_memory_kind": "cuda_max_allocated" if device.type == "cuda" else "process_max_rss",
+        "hardware": hardware(device, precision),
+        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "total_parameters": sum(p.numel() for p in model.parameters()),
+        "loss": "cross_entropy" if loss is None else getattr(loss, "__name__", type(loss).__name__),
+    }
     if run is not None and completed:
-        extra = {
-            "engine": __name__,
-            "config": config.as_dict(),
-            "seed": config.seed,
-            "history": loop.history,
-            "best_epoch": loop.best_epoch,
-            "best_val_macro_f1": loop.best_val_macro_f1,
-            "resumed_from": str(resume_from) if resume_from is not None else None,
-            "wall_seconds": result.wall_seconds,
-            "throughput": {"train_examples_per_s": result.train_examples_per_s,
-                           "train_tokens_per_s": result.train_tokens_per_s, "tokens": "real (unpadded)"},
-            "peak_memory_mb": result.peak_memory_mb,
-            "peak_memory_kind": "cuda_max_allocated" if device.type == "cuda" else "process_max_rss",
-            "hardware": hardware(device, precision),
-            "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
-            "total_parameters": sum(p.numel() for p in model.parameters()),
-        }
-        shown = api.final_evaluation(predict_fn(model, tokenizer, config), run=run, extra=extra)
+        shown = api.final_evaluation(predict_fn(model, tokenizer, config), run=run,
+                                     extra={**result.extra, **(extra or {})})
         result.record_path = Path(shown["record"])
     return result

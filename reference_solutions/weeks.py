@@ -9,6 +9,7 @@ reference runs never choose anything by them.
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from typing import Callable
@@ -20,6 +21,7 @@ from course import api
 from course.profiles import from_env
 from course.runrecord import read_record
 from reference_solutions import bands as bands_mod
+from reference_solutions import runners, summaries
 from reference_solutions.baselines import run_baseline
 from reference_solutions.engine import TrainConfig, train
 
@@ -42,6 +44,7 @@ def _row(week: str, pipeline: str, seed: int, record: dict, seconds: float) -> d
         "val_zero_f1": val["zero_f1_classes"], "head_f1": tiers.get("head"), "mid_f1": tiers.get("mid"),
         "tail_f1": tiers.get("tail"), "test_macro_f1": test.get("macro_f1"), "seconds": round(seconds, 2),
         "run": record["run"],
+        **{k: v for k, v in (record.get("extra") or {}).get("summary", {}).items() if isinstance(v, (int, float, str))},
     }
 
 
@@ -67,6 +70,15 @@ def finetune(**overrides) -> Callable[[str, str, int], dict]:
     return run
 
 
+def timed(runner: runners.Runner) -> Callable[[str, str, int], dict]:
+    """A week-3..6 runner (which returns its record's path) as a row of the week's table."""
+    def run(week: str, name: str, seed: int) -> dict:
+        start = time.perf_counter()
+        path = runner(week, name, seed)
+        return _row(week, name, seed, read_record(path), time.perf_counter() - start)
+    return run
+
+
 # Week -> pipeline -> runner. The full profile's learning rate comes from settings (3e-5, inside the
 # course's 1e-5..5e-5 range); week 2 trains 3 epochs as the homework does.
 PIPELINES: dict[str, dict[str, Callable[[str, str, int], dict]]] = {
@@ -82,42 +94,43 @@ PIPELINES: dict[str, dict[str, Callable[[str, str, int], dict]]] = {
         "sqrt_weighted": finetune(epochs=3, schedule="linear", class_weights="sqrt_inverse"),
         "batch16": finetune(epochs=3, schedule="linear", class_weights="none", batch_size=16),
     },
+    "week3": {
+        "lora_encoder": timed(runners.lora_runner("encoder")),
+        "lora_encoder_sqrt": timed(runners.lora_runner("encoder", class_weights="sqrt_inverse")),
+        "qwen_lora": timed(runners.lora_runner("decoder")),
+        "qwen_lora_sqrt": timed(runners.lora_runner("decoder", class_weights="sqrt_inverse")),
+    },
+    "week4": {
+        "encoder": timed(runners.encoder_runner()),
+        "sqrt_weighted": timed(runners.encoder_runner(class_weights="sqrt_inverse")),
+        "calibrated": timed(runners.calibrated_runner()),
+    },
+    "week5": {f"encoder_{p}": timed(runners.quantized_runner(p)) for p in ("fp", "int8", "nf4", "onnx_int8")},
+    "week6": {
+        "teacher": timed(runners.teacher_runner()),
+        "vanilla_student": timed(runners.vanilla_student_runner()),
+        "distilled_student": timed(runners.distilled_student_runner()),
+    },
 }
 NOISE_PIPELINE = {"week2": "linear"}  # run over every seed: the seed noise floor
 
 
-def tail_destinations(record: dict, top: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Where the val errors of tail classes go (share to head, mid, tail), and the top confused pairs.
-
-    The course found about 90% of tail errors land outside the tail: the model is pulled toward the
-    frequent classes, which is what class weights try to undo.
-    """
-    data = api.store().data
-    val = data.splits.val.set_index("id")
-    pred = pd.Series(record["predictions"]["val"]["labels"], index=record["predictions"]["val"]["ids"])
-    truth = val.loc[pred.index, "label"].to_numpy()
-    pred = pred.to_numpy()
-    tiers = np.asarray(data.tiers)
-    tail = tiers[truth] == "tail"
-    errors = tail & (pred != truth)
-    rows = {"tail examples": int(tail.sum()), "tail errors": int(errors.sum())}
-    for tier in ("head", "mid", "tail"):
-        rows[f"errors to {tier}"] = float((tiers[pred[errors]] == tier).mean()) if errors.any() else 0.0
-    pairs = pd.Series(list(zip(truth[errors], pred[errors]))).value_counts().head(top)
-    named = [{"true": data.contract.labels[t], "predicted": data.contract.labels[p], "count": int(n)}
-             for (t, p), n in pairs.items()]
-    return pd.DataFrame([rows]), pd.DataFrame(named)
-
-
-def run_week(week: str, profile: str, out_dir: Path, seeds: int = 1) -> pd.DataFrame:
-    """Run every pipeline of a week (noise pipelines over `max(seeds, 3)` seeds) and write the summary."""
+def run_week(week: str, profile: str, out_dir: Path, seeds: int = 1,
+             pipelines: list[str] | None = None) -> pd.DataFrame:
+    """Run a week's pipelines (all, or those named; noise pipelines over `max(seeds, 3)` seeds) and
+    write the summary."""
     if week not in PIPELINES:
         raise ValueError(f"unknown week {week!r}; reference pipelines exist for {', '.join(PIPELINES)}")
+    unknown = sorted(set(pipelines or []) - set(PIPELINES[week]))
+    if unknown:
+        raise ValueError(f"{week} has no pipeline {', '.join(unknown)}; it has {', '.join(PIPELINES[week])}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     use_profile(profile, out_dir)
     rows = []
     for name, runner in PIPELINES[week].items():
+        if pipelines and name not in pipelines:
+            continue
         n = max(seeds, 3) if NOISE_PIPELINE.get(week) == name else seeds
         for seed in SEEDS[:n]:
             print(f"[{week}] {name} seed {seed} ...", flush=True)
@@ -136,6 +149,10 @@ def write_summary(table: pd.DataFrame, week: str, profile: str, out_dir: Path) -
         test_macro_f1=("test_macro_f1", "mean"), seconds=("seconds", "mean")).reset_index()
     grouped["course_val_macro_f1"] = grouped["pipeline"].map(lambda p: published.get(p, {}).get("macro_f1"))
     grouped["course_source"] = grouped["pipeline"].map(lambda p: published.get(p, {}).get("source", ""))
+    measured = [c for c in table.columns if c not in grouped.columns and c not in ("week", "seed", "run")
+                and pd.api.types.is_numeric_dtype(table[c])]  # each week's own numbers (extra["summary"])
+    if measured:
+        grouped = grouped.join(table.groupby("pipeline", sort=False)[measured].mean(), on="pipeline")
     table.to_csv(out_dir / f"{week}_runs.csv", index=False)
     grouped.to_csv(out_dir / f"{week}_summary.csv", index=False)
     lines = [f"# {week}, profile {profile}", "",
@@ -148,15 +165,7 @@ def write_summary(table: pd.DataFrame, week: str, profile: str, out_dir: Path) -
         lines.append(f"| {r['pipeline']} | {r['seeds']} | {fmt(r['val_accuracy'])} | {fmt(r['val_macro_f1'])} | "
                      f"{fmt(r['val_macro_f1_std'])} | {fmt(r['tail_f1'])} | {fmt(r['test_macro_f1'])} | "
                      f"{r['seconds']:.1f} | {fmt(r['course_val_macro_f1'])} | {r['course_source']} |")
-    if week == "week2":
-        runs = table[table["pipeline"] == NOISE_PIPELINE[week]]
-        floor = float(runs["val_macro_f1"].std()) if len(runs) > 1 else float("nan")
-        lines += ["", f"Seed noise floor (std of val macro-F1 over {len(runs)} seeds of `linear`): {fmt(floor)}"]
-        best = table.loc[table["val_macro_f1"].idxmax()]
-        summary, pairs = tail_destinations(read_record(api.settings.runs_dir / f"{best['run']}.json"))
-        lines += ["", f"## Error analysis ({best['run']}: best val macro-F1)", "",
-                  summary.to_markdown(index=False), "", "Top confusions of tail classes:", "",
-                  pairs.to_markdown(index=False) if len(pairs) else "(none)"]
+    lines += summaries.SECTIONS.get(week, lambda *_: [])(table, out_dir)
     (out_dir / f"{week}_summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
 
@@ -181,3 +190,48 @@ def run_bands(week: str, pipeline: str, profile: str, seeds: int, out_dir: Path)
     path = bands_mod.write_band(profile, week, pipeline, split_bands)
     print(f"{week}/{pipeline} ({profile}): val macro-F1 band {split_bands['val']['macro_f1']} -> {path}")
     return split_bands
+
+
+def run_notebook_bands(notebook: Path, profile: str, seeds: int, out_dir: Path) -> dict[str, dict]:
+    """Run a solution notebook over `seeds` seeds in the grading sandbox and write one band per run it
+    records, as `<week>/solution_<run>` in `bands/<profile>.yaml`.
+
+    What the grader scores a submission against: a student who follows the notebook gets what the
+    solution gets, seed noise included. The engine's pipelines are the stronger reference of the week;
+    scoring a notebook against them would charge students for the engine's extra tricks.
+    """
+    from grader.sandbox import execute_notebook
+
+    notebook, out_dir = Path(notebook), Path(out_dir)
+    week = notebook.name.split("_")[0]
+    use_profile(profile, out_dir)
+    values: dict[str, list[dict]] = {}
+    first: dict[str, dict] = {}
+    for seed in SEEDS[:seeds]:
+        workdir = out_dir / f"{notebook.stem}_s{seed}"
+        if workdir.exists():
+            shutil.rmtree(workdir)
+        result = execute_notebook(notebook, workdir, env={"COURSE_PROFILE": profile, "COURSE_SEED": str(seed),
+                                                          "COURSE_MODE": "self-check", "COURSE_RUNS_DIR": "runs"},
+                                  timeout_s=1800)
+        if result.status != "ok":
+            raise RuntimeError(f"{notebook} (seed {seed}) did not run: {result.status}: {result.message}")
+        for path in sorted((workdir / "runs").glob("*.json")):
+            record = read_record(path)
+            values.setdefault(record["run"], []).append(record["metrics"]["val"])
+            first.setdefault(record["run"], record)
+    if not values:
+        raise RuntimeError(f"{notebook} wrote no run record")
+    data, written = api.store().data, {}
+    for run, vals in values.items():
+        val = first[run]["predictions"]["val"]
+        truth = data.splits.val.set_index("id").loc[val["ids"], "label"].to_numpy()
+        source = f"{len(vals)} seed(s) of `course bands --notebook {notebook.name} --profile {profile}`"
+        written[run] = {"val": {m: bands_mod.band([v[m] for v in vals],
+                                                  bands_mod.bootstrap_se(truth, np.asarray(val["labels"]),
+                                                                         len(data.contract.labels), m), source)
+                                for m in bands_mod.METRICS}}
+        path = bands_mod.write_band(profile, week, f"solution_{run}", written[run])
+        print(f"{week}/solution_{run} ({profile}): val macro-F1 band {written[run]['val']['macro_f1']} -> {path}")
+    return written
+

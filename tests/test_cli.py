@@ -37,6 +37,19 @@ def test_demo_small_runs_offline_and_keeps_outputs(tmp_path):
     assert summary["trains_on_test"]["integrity"] == "critical"
     assert summary["corrupt"]["score"] == 0
     assert (out / "site" / "index.html").is_file() and "leaderboard:" in proc.stdout
+    assert "7. Week 5 reference" in proc.stdout
+    week5 = pd.read_csv(out / "reference" / "week5" / "week5_summary.csv").set_index("pipeline")
+    assert list(week5.index) == ["encoder_fp", "encoder_int8", "encoder_nf4", "encoder_onnx_int8"]
+    assert (week5.loc[["encoder_int8", "encoder_nf4", "encoder_onnx_int8"], "weight_mb"] < week5.loc["encoder_fp", "weight_mb"]).all()
+    assert "week5_encoder_onnx_int8_s42" in (out / "reference" / "recommendation.md").read_text()
+
+
+def test_reference_names_an_unknown_week_or_pipeline(tmp_path):
+    proc = run("reference", "week9", "--out", str(tmp_path))
+    assert proc.returncode != 0 and "unknown week 'week9'" in proc.stderr
+    proc = run("reference", "week5", "--pipeline", "encoder_int3", "--out", str(tmp_path))
+    assert proc.returncode != 0 and "week5 has no pipeline encoder_int3" in proc.stderr
+    assert "encoder_onnx_int8" in proc.stderr
 
 
 @needs_contract

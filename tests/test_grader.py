@@ -213,6 +213,22 @@ def test_metric_points_are_linear_and_clipped():
     assert grade.metric_points(0.05, floor=0.10, lower=0.30, points=30) == 0
 
 
+@pytest.mark.parametrize("week", [f"week{n}" for n in range(1, 7)])
+def test_every_scored_run_has_its_smoke_bands(week):
+    """A scored run whose band or floor is missing would earn 0 metric points for everyone."""
+    from reference_solutions import bands
+
+    spec = grade.load_spec(week)
+    assert set(spec["runs"]) and {r["notebook"] for r in spec["runs"].values()} <= set(spec["notebooks"])
+    scored = [r for r in spec["runs"].values() if "points" in r]
+    assert scored, f"{week}: no run earns metric points"
+    for run in scored:
+        band = bands.lookup("smoke", *run["band"].split("/"))
+        floor = bands.lookup("smoke", *run["floor"].split("/"))
+        assert band and floor, f"{week}: missing smoke band {run['band']} or floor {run['floor']}"
+        assert floor["mean"] < band["lower"] < band["mean"] < band["upper"], f"{week}: {run['band']} is not above the floor"
+
+
 def test_moodle_zip_import(tmp_path):
     archive = tmp_path / "moodle.zip"
     nb = nbformat.v4.new_notebook()

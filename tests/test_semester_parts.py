@@ -248,3 +248,13 @@ def test_pareto_fronts():
     checked = summaries.constraint_check(frame.assign(ece_after=[0.01, 0.2, 0.04, 0.01]), min_f1=0.45)
     assert list(checked.index[checked["all_ok"]]) == ["a", "c"]  # b: F1 and ECE; d: latency
     assert not checked.loc["d", "latency_ok"] and checked.loc["d", "f1_ok"]
+
+
+def test_every_reference_pipeline_has_a_smoke_band():
+    """`course reference` compares each week's runs with its bands; a pipeline added without running
+    `course bands` for it would have nothing to be compared with."""
+    from reference_solutions import bands, weeks
+
+    missing = [f"{week}/{name}" for week, pipelines in weeks.PIPELINES.items() for name in pipelines
+               if bands.lookup("smoke", week, name) is None]
+    assert not missing, f"run `course bands --week W --pipeline P --profile smoke` for {missing}"

@@ -92,10 +92,17 @@ def confusion_heatmap(truth: np.ndarray, pred: np.ndarray, out: Path, top: int =
     ax.set_ylabel("true class")
     ax.set_title(title or f"val confusion, top {len(classes)} classes (row share)")
     fig.colorbar(image, ax=ax, fraction=0.04)
+    return save_png(fig, out)
+
+
+def save_png(fig, out: Path) -> Path:
+    """Write a matplotlib figure as a PNG (its folder made as needed) and free it."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
+    fig.savefig(out, dpi=110, bbox_inches="tight")  # long class names stay inside the image
     plt.close(fig)
     return out
 

@@ -115,12 +115,7 @@ def pareto_plot(frame: pd.DataFrame, on_front: list[str], out: Path, x: str = "l
     ax.set_ylabel(y)
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return analysis.save_png(fig, out)
 
 
 def recommend(table: pd.DataFrame, on_front: list[str]) -> dict:

@@ -83,15 +83,18 @@ def collect(root: Path) -> tuple[pd.DataFrame, list[str]]:
     return pd.DataFrame(rows), skipped
 
 
-def front(table: pd.DataFrame) -> list[str]:
-    """Runs no other run beats on both val macro-F1 (higher) and latency (lower)."""
-    runs = []
-    for _, row in table.iterrows():
-        beaten = ((table["val_macro_f1"] >= row["val_macro_f1"]) & (table["latency_ms"] <= row["latency_ms"])
-                  & ((table["val_macro_f1"] > row["val_macro_f1"]) | (table["latency_ms"] < row["latency_ms"])))
-        if not beaten.any():
-            runs.append(row["run"])
-    return runs
+def pareto_front(frame: pd.DataFrame, maximise: str = "val_macro_f1",
+                 minimise: tuple[str, ...] = ("latency_ms",)) -> list:
+    """Index labels of the rows no other row beats: at least as good on every axis, better on one."""
+    front = []
+    for a, row in frame.iterrows():
+        dominated = any(
+            other[maximise] >= row[maximise] and all(other[m] <= row[m] for m in minimise)
+            and (other[maximise] > row[maximise] or any(other[m] < row[m] for m in minimise))
+            for b, other in frame.iterrows() if b != a)
+        if not dominated:
+            front.append(a)
+    return front
 
 
 def pareto_plot(frame: pd.DataFrame, on_front: list[str], out: Path, x: str = "latency_ms",
@@ -140,7 +143,7 @@ def write_report(root: Path, out_dir: Path, now: datetime | None = None) -> tupl
     if table.empty:
         raise ValueError(f"no run records for course {api.store().data.config.name!r} under {root}")
     table = table.sort_values(["week", "run"]).reset_index(drop=True)
-    on_front = front(table)
+    on_front = pareto_front(table.set_index("run"))
     out_dir = Path(out_dir)
     png = pareto_plot(table.set_index("run"), on_front, out_dir / "recommendation_pareto.png",
                       title="every model: val macro-F1 against latency")

@@ -180,13 +180,13 @@ def quantized_runner(precision: str) -> Runner:
         config, tokenizer = result.config, result.tokenizer
         device = engine.resolve_device(config.device)
         sequences, labels, texts, _ = _val_sequences(tokenizer, config.max_length)
-        reference = compression.load_variant(folder, "fp", device, tokenizer.pad_token_id,
-                                             config.eval_batch_size).logits(sequences).argmax(1)
         with measure.PeakMemory(device) as peak:
             variant = compression.load_variant(folder, precision, device, tokenizer.pad_token_id,
                                                config.eval_batch_size, config.max_length)
             val_logits = variant.logits(sequences)
         pred = val_logits.argmax(1)
+        reference = pred if precision == "fp" else compression.load_variant(
+            folder, "fp", device, tokenizer.pad_token_id, config.eval_batch_size).logits(sequences).argmax(1)
         calibrated = calibration.calibrate(val_logits, labels)
         predict = _softmax_predict(variant.logits, tokenizer, config.max_length, calibrated["temperature"])
         latency = _latency(_softmax_predict(variant.logits, tokenizer, config.max_length), texts)

@@ -96,20 +96,6 @@ def week4(table: pd.DataFrame, out_dir: Path) -> list[str]:
     return lines
 
 
-def pareto_front(frame: pd.DataFrame, maximise: str = "val_macro_f1",
-                 minimise: tuple[str, ...] = ("latency_bs32_ms", "weight_mb")) -> list[str]:
-    """Index labels of the rows no other row beats: at least as good on every axis, better on one."""
-    front = []
-    for a, row in frame.iterrows():
-        dominated = any(
-            other[maximise] >= row[maximise] and all(other[m] <= row[m] for m in minimise)
-            and (other[maximise] > row[maximise] or any(other[m] < row[m] for m in minimise))
-            for b, other in frame.iterrows() if b != a)
-        if not dominated:
-            front.append(a)
-    return front
-
-
 def constraint_check(frame: pd.DataFrame, min_f1: float) -> pd.DataFrame:
     """Each variant against the deployment constraints: latency at batch 32, macro-F1, ECE after T."""
     checked = pd.DataFrame(index=frame.index)
@@ -126,7 +112,7 @@ def week5(table: pd.DataFrame, out_dir: Path) -> list[str]:
                "delta_head_f1", "delta_mid_f1", "delta_tail_f1", "flips", "weight_mb", "peak_memory_mb", "latency_bs1_ms", "latency_bs32_ms",
                "ece_before", "ece_after"]
     frame = _mean_table(table, columns)
-    front = pareto_front(frame)
+    front = report.pareto_front(frame, minimise=("latency_bs32_ms", "weight_mb"))
     fp_f1 = frame.loc["encoder_fp", "val_macro_f1"] if "encoder_fp" in frame.index else 0.0
     min_f1 = FULL_F1_FLOOR if api.settings.profile == "full" else 0.95 * fp_f1
     checked = constraint_check(frame, min_f1)

@@ -20,6 +20,7 @@ import pandas as pd
 from course import api
 from course.profiles import from_env
 from course.runrecord import read_record
+from reference_solutions import analysis
 from reference_solutions import bands as bands_mod
 from reference_solutions import runners, summaries
 from reference_solutions.baselines import run_baseline
@@ -179,16 +180,19 @@ def run_bands(week: str, pipeline: str, profile: str, seeds: int, out_dir: Path)
     use_profile(profile, out_dir)
     rows = [PIPELINES[week][pipeline](week, pipeline, seed) for seed in SEEDS[:seeds]]
     first = read_record(api.settings.runs_dir / f"{rows[0]['run']}.json")
-    data = api.store().data
-    truth = data.splits.val.set_index("id").loc[first["predictions"]["val"]["ids"], "label"].to_numpy()
-    pred = np.asarray(first["predictions"]["val"]["labels"])
     source = f"{len(rows)} seed(s) of `course bands --week {week} --pipeline {pipeline} --profile {profile}`"
-    split_bands = {"val": {m: bands_mod.band([r[f"val_{m}"] for r in rows],
-                                             bands_mod.bootstrap_se(truth, pred, len(data.contract.labels), m),
-                                             source)
+    return _write_val_bands(profile, week, pipeline, [{m: r[f"val_{m}"] for m in bands_mod.METRICS} for r in rows],
+                            first, source)
+
+
+def _write_val_bands(profile: str, week: str, name: str, vals: list[dict], first: dict, source: str) -> dict:
+    """Val bands from one metrics dict per seed, the bootstrap SE from the first seed's record."""
+    truth, pred = analysis.record_val(first)
+    k = len(api.store().data.contract.labels)
+    split_bands = {"val": {m: bands_mod.band([v[m] for v in vals], bands_mod.bootstrap_se(truth, pred, k, m), source)
                            for m in bands_mod.METRICS}}
-    path = bands_mod.write_band(profile, week, pipeline, split_bands)
-    print(f"{week}/{pipeline} ({profile}): val macro-F1 band {split_bands['val']['macro_f1']} -> {path}")
+    path = bands_mod.write_band(profile, week, name, split_bands)
+    print(f"{week}/{name} ({profile}): val macro-F1 band {split_bands['val']['macro_f1']} -> {path}")
     return split_bands
 
 
@@ -222,16 +226,8 @@ def run_notebook_bands(notebook: Path, profile: str, seeds: int, out_dir: Path) 
             first.setdefault(record["run"], record)
     if not values:
         raise RuntimeError(f"{notebook} wrote no run record")
-    data, written = api.store().data, {}
-    for run, vals in values.items():
-        val = first[run]["predictions"]["val"]
-        truth = data.splits.val.set_index("id").loc[val["ids"], "label"].to_numpy()
-        source = f"{len(vals)} seed(s) of `course bands --notebook {notebook.name} --profile {profile}`"
-        written[run] = {"val": {m: bands_mod.band([v[m] for v in vals],
-                                                  bands_mod.bootstrap_se(truth, np.asarray(val["labels"]),
-                                                                         len(data.contract.labels), m), source)
-                                for m in bands_mod.METRICS}}
-        path = bands_mod.write_band(profile, week, f"solution_{run}", written[run])
-        print(f"{week}/solution_{run} ({profile}): val macro-F1 band {written[run]['val']['macro_f1']} -> {path}")
-    return written
+    command = f"`course bands --notebook {notebook.name} --profile {profile}`"
+    return {run: _write_val_bands(profile, week, f"solution_{run}", vals, first[run],
+                                  f"{len(vals)} seed(s) of {command}")
+            for run, vals in values.items()}
 

@@ -1,4 +1,4 @@
-"""What the grading sandbox costs: plain nbclient against `grader.sandbox.execute_notebook`, side by side.
+"""What the grading sandbox costs: plain nbclient against `notebooks.sandbox.execute_notebook`, side by side.
 
     HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 .venv/bin/python benchmarks/sandbox_overhead.py [--repeats 5]
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from grader import sandbox
+from notebooks import sandbox
 
 
 def plain(path: Path) -> float:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from course import api
 from grader import artifacts
-from reference_solutions import bands
+from course import bands
 
 
 def _record_path(run: str) -> Path:

@@ -36,9 +36,10 @@ import yaml
 
 from course.catalog import SYNTHETIC_SIZES, cached_course, synthetic_course
 from course.runrecord import RecordError, read_record
-from grader import artifacts, nbgrader_course, perturb, sandbox, static
+from grader import artifacts, nbgrader_course, perturb, static
+from notebooks import sandbox
 from grader.findings import SEVERITIES, Finding
-from reference_solutions import bands
+from course import bands
 
 PROJECT = Path(__file__).resolve().parents[1]
 SPECS = PROJECT / "assignments" / "grading.yaml"

@@ -16,7 +16,8 @@ import nbformat
 
 from course.catalog import cached_course
 from course.contract import cache_root
-from grader import artifacts, sandbox, static
+from grader import artifacts, static
+from notebooks import sandbox
 
 HIDDEN_NOTE = ("Hidden checks (reference bands, the re-run with a perturbed test split, statistics) run at grading; "
                "passing these public checks does not mean passing those.")

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from leaderboard.data import Run, Submission, Week
-from reference_solutions import bands as bands_module
+from course import bands as bands_module
 
 RANK_DECIMALS = 4
 

@@ -12,7 +12,7 @@ Inputs, as `course grade` leaves them in a course folder:
 
       title: "CFPB complaints: leaderboard"
       salt: "a long random string"        # pseudonyms; else .leaderboard-salt in the course folder
-      profile: smoke                       # which reference_solutions/bands/<profile>.yaml gives reference rows
+      profile: smoke                       # which course/reference_bands/<profile>.yaml gives reference rows
       show_names: false                    # real names on public pages (the build's argument can also set it)
       deadlines: {week1: "2026-04-15T08:00:00Z", week2: ...}   # private boards open after these (UTC)
       words_per_page: 500                  # memo length estimate

@@ -46,7 +46,7 @@ from markupsafe import Markup
 
 from leaderboard import boards, exports, memo, plots, pseudonyms
 from leaderboard.data import PROJECT, Run, SiteConfig, Submission, Week, load_config, load_names, load_weeks, memo_notebooks
-from reference_solutions import bands as bands_module
+from course import bands as bands_module
 
 TEMPLATES = PROJECT / "templates"
 PRIVATE_DIR = "instructor"

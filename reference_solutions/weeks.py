@@ -21,7 +21,7 @@ from course import api
 from course.profiles import from_env
 from course.runrecord import read_record
 from reference_solutions import analysis
-from reference_solutions import bands as bands_mod
+from course import bands as bands_mod
 from reference_solutions import runners, summaries
 from reference_solutions.baselines import run_baseline
 from reference_solutions.engine import TrainConfig, train
@@ -204,7 +204,7 @@ def run_notebook_bands(notebook: Path, profile: str, seeds: int, out_dir: Path) 
     solution gets, seed noise included. The engine's pipelines are the stronger reference of the week;
     scoring a notebook against them would charge students for the engine's extra tricks.
     """
-    from grader.sandbox import execute_notebook
+    from notebooks.sandbox import execute_notebook
 
     notebook, out_dir = Path(notebook), Path(out_dir)
     week = notebook.name.split("_")[0]

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import CONTRACT_DIR, REAL_SAMPLE, needs_contract, needs_sample
 
-COURSE = [sys.executable, "-m", "course.cli"]
+COURSE = [sys.executable, "-m", "harness.cli"]
 
 
 def run(*args, cwd=None, env=None) -> subprocess.CompletedProcess:

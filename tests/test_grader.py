@@ -216,7 +216,7 @@ def test_metric_points_are_linear_and_clipped():
 @pytest.mark.parametrize("week", [f"week{n}" for n in range(1, 7)])
 def test_every_scored_run_has_its_smoke_bands(week):
     """A scored run whose band or floor is missing would earn 0 metric points for everyone."""
-    from reference_solutions import bands
+    from course import bands
 
     spec = grade.load_spec(week)
     assert set(spec["runs"]) and {r["notebook"] for r in spec["runs"].values()} <= set(spec["notebooks"])

@@ -216,7 +216,7 @@ def test_memo_numbers_are_matched_or_flagged_correctly():
                                              "zero_f1_classes": 46},
                                      "test": {"macro_f1": 0.2049, "accuracy": 0.5390, "weighted_f1": 0.51,
                                               "zero_f1_classes": 50}}}
-    refs = memo.reference_numbers({"full": __import__("reference_solutions.bands", fromlist=["x"]).load_bands("full")}, "week1")
+    refs = memo.reference_numbers({"full": __import__("course.bands", fromlist=["x"]).load_bands("full")}, "week1")
     parsed = memo.parse_memo([memo.Cell("week1_homework.ipynb", 3, FIXTURE_MEMO)])
     obs = memo.observe(parsed, memo.default_rubric(1), measured, references=refs)
     got = sorted((c.metric, round(c.value, 4), c.status) for c in obs.cites)

@@ -232,7 +232,7 @@ def test_static_analysis_finds_nothing(path):
 def test_notebook_runs_with_solutions_and_hidden_tests(path, tmp_path):
     from course.catalog import cached_course
     from grader.artifacts import check_record
-    from grader.sandbox import execute_notebook
+    from notebooks.sandbox import execute_notebook
 
     run = _run_name(path)
     result = execute_notebook(path, tmp_path / "run", env={

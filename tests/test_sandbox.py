@@ -12,8 +12,8 @@ import nbformat
 import psutil
 import pytest
 
-from grader import sandbox
-from grader.sandbox import ExecResult, execute_notebook
+from notebooks import sandbox
+from notebooks.sandbox import ExecResult, execute_notebook
 
 NOTEBOOKS = Path(__file__).parent / "notebooks" / "sandbox"
 ISOLATIONS = ["netns", "socket-guard"]
@@ -177,7 +177,7 @@ def test_workdir_must_be_fresh(tmp_path):
 def test_importing_the_guard_patches_nothing():
     """The guard is meant to load as the kernel's sitecustomize; imported by the grader it must stay inert."""
     connect = socket.socket.connect
-    import grader._kernel_guard  # noqa: F401
+    import notebooks.kernel_guard  # noqa: F401
 
     assert socket.socket.connect is connect
 

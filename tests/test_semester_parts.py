@@ -253,7 +253,8 @@ def test_pareto_fronts():
 def test_every_reference_pipeline_has_a_smoke_band():
     """`course reference` compares each week's runs with its bands; a pipeline added without running
     `course bands` for it would have nothing to be compared with."""
-    from reference_solutions import bands, weeks
+    from course import bands
+    from reference_solutions import weeks
 
     missing = [f"{week}/{name}" for week, pipelines in weeks.PIPELINES.items() for name in pipelines
                if bands.lookup("smoke", week, name) is None]

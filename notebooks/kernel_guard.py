@@ -1,6 +1,6 @@
 """Refuse network access beyond loopback in every Python process of a graded notebook.
 
-This is the fallback of `grader.sandbox` for machines without network namespaces. The sandbox copies this
+This is the fallback of `notebooks.sandbox` for machines without network namespaces. The sandbox copies this
 file as `sitecustomize.py` into a folder on the kernel's PYTHONPATH, so Python runs it at start-up in the
 kernel and in every Python subprocess the notebook starts (`!python train.py`, DataLoader workers). It must
 therefore import nothing outside the standard library.

@@ -20,7 +20,7 @@ import yaml
 
 from course import metrics
 
-BANDS_DIR = Path(__file__).with_name("bands")
+BANDS_DIR = Path(__file__).with_name("reference_bands")
 METRICS = ("macro_f1", "accuracy")
 
 
@@ -75,7 +75,7 @@ def write_band(profile: str, week: str, pipeline: str, split_bands: dict, folder
     bands.setdefault(week, {})[pipeline] = split_bands
     path = folder / f"{profile}.yaml"
     folder.mkdir(parents=True, exist_ok=True)
-    header = f"# Bands for the {profile} profile, written by `course bands`. See reference_solutions/bands.py.\n"
+    header = f"# Bands for the {profile} profile, written by `course bands`. See course/bands.py.\n"
     with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp", encoding="utf-8") as tmp:
         tmp.write(header + yaml.safe_dump(bands, sort_keys=True))
     os.replace(tmp.name, path)

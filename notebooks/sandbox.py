@@ -6,14 +6,14 @@ or the rest of the batch down (DESIGN.md "Bad input"). So:
 
 * the notebook runs from a fresh copy in `workdir` (its cwd), with HOME inside it, so the original and the
   grader's own files and caches stay out of reach of ordinary code;
-* nbclient runs in a child process (`python -m grader.sandbox JOB`); the kernel is the child's child and
+* nbclient runs in a child process (`python -m notebooks.sandbox JOB`); the kernel is the child's child and
   inherits its limits (RLIMIT_AS for memory, no core dumps). When nbclient is done the child kills every
   process the notebook left behind, then writes the executed notebook and a JSON verdict, so nothing the
   notebook started can touch either; the parent believes the verdict only if the child exited with 0;
 * where `unshare` works, the child runs in fresh network, PID and mount namespaces ("netns"): the only
   interface is loopback (brought up here: nbclient talks to the kernel over ZMQ on 127.0.0.1), and when
   the child ends, every process in its namespace ends. Elsewhere ("socket-guard") a Python socket guard
-  (`grader._kernel_guard`) loads into every Python process of the notebook, and the child is a subreaper
+  (`notebooks.kernel_guard`) loads into every Python process of the notebook, and the child is a subreaper
   so that what the notebook detaches is still its descendant;
 * time: each cell gets `cell_timeout_s`, capped by what remains of `timeout_s`, inside the child (so the
   verdict names the cell and the outputs so far are kept); the parent kills the whole tree if the child
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from nbformat import NotebookNode
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-GUARD_SOURCE = Path(__file__).with_name("_kernel_guard.py")
+GUARD_SOURCE = Path(__file__).with_name("kernel_guard.py")
 GRACE_S = 5.0  # the child stops itself at timeout_s; the parent's kill is the backstop for a stuck child
 STDERR_TAIL = 4000  # characters of the child's (and kernel's) stderr kept for a verdict
 STATUSES = ("ok", "error", "timeout", "memory", "dead-kernel", "corrupt", "network")
@@ -134,7 +134,7 @@ def execute_notebook(notebook: Path, workdir: Path, *, env: dict[str, str] | Non
             guard_dir.mkdir()
             shutil.copy(GUARD_SOURCE, guard_dir / "sitecustomize.py")
         child_env = _kernel_env(workdir, env or {}, guard_dir)
-        command = [*prefix, sys.executable, "-P", "-m", "grader.sandbox", str(control / "job.json")]
+        command = [*prefix, sys.executable, "-P", "-m", "notebooks.sandbox", str(control / "job.json")]
         with open(control / "stderr.log", "wb") as stderr:
             child = subprocess.Popen(command, cwd=workdir, env=child_env, stdin=subprocess.DEVNULL,
                                      stdout=stderr, stderr=stderr, start_new_session=True)
@@ -200,7 +200,7 @@ def _netns_prefix() -> tuple[str, ...]:
     for user in ((), ("--user", "--map-root-user")):
         prefix = (unshare, *user, "--net", "--pid", "--mount-proc", "--fork", "--kill-child")
         try:
-            probe = subprocess.run([*prefix, sys.executable, "-P", "-m", "grader.sandbox", "--probe"],
+            probe = subprocess.run([*prefix, sys.executable, "-P", "-m", "notebooks.sandbox", "--probe"],
                                    env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(PROJECT_ROOT)},
                                    capture_output=True, timeout=30)
         except (OSError, subprocess.TimeoutExpired):

@@ -166,7 +166,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    from course.demo import run_demo
+    from harness.demo import run_demo
 
     run_demo(Path(args.out), size=args.size)
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import tomli_w
 
+from course.errors import UserError
+
 REAL_CONFIG = Path(__file__).with_name("course.toml")
 CONTRACT_FILES = (
     "label_list.json",
@@ -25,7 +27,7 @@ CONTRACT_FILES = (
 EXPECTED_KEYS = ("raw_train", "raw_test", "train", "val", "test", "num_labels")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A course.toml that is missing a field or holds a value of the wrong kind."""
 
 

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from course.config import CONTRACT_FILES, CourseConfig
+from course.errors import UserError
 
 
-class ContractError(ValueError):
+class ContractError(UserError, ValueError):
     """A contract file that is missing, tampered with, or inconsistent with the course config."""
 
 

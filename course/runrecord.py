@@ -20,12 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
+from course.errors import UserError
+
 SCHEMA = 1
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 REQUIRED = ("schema", "run", "course", "fingerprints", "predictions", "metrics", "settings", "access_log")
 
 
-class RecordError(ValueError):
+class RecordError(UserError, ValueError):
     """A run record that is missing, unreadable, or lacks a field the grader needs."""
 
 

@@ -16,12 +16,13 @@ import pandas as pd
 
 from course.config import CourseConfig
 from course.contract import Contract
+from course.errors import UserError
 
 SPLITS = ("train", "val", "test")
 COLUMNS = ["id", "raw_index", "text", "label", "label_name"]
 
 
-class SplitError(ValueError):
+class SplitError(UserError, ValueError):
     """The raw data and the contract disagree (sizes, or rows the contract expects to keep)."""
 
 

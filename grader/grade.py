@@ -27,7 +27,6 @@ import shutil
 import tempfile
 import traceback
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -38,65 +37,13 @@ from course.catalog import SYNTHETIC_SIZES, cached_course, synthetic_course
 from course.runrecord import RecordError, read_record
 from grader import artifacts, nbgrader_course, perturb, static
 from notebooks import sandbox
-from grader.findings import SEVERITIES, Finding
+from grader.findings import Finding
+from grader.results import Check, StudentResult
 from course import bands
 
 PROJECT = Path(__file__).resolve().parents[1]
 SPECS = PROJECT / "assignments" / "grading.yaml"
 GRADING_COURSE = "synthetic-small"  # grading re-runs use the smoke profile's course
-INTEGRITY_LAYERS = ("static", "access-log", "invariance", "fixed-split")
-
-
-@dataclass
-class Check:
-    """One line of a student's results: Gradescope's `tests` entry."""
-
-    name: str
-    score: float
-    max_score: float
-    output: str
-
-    def as_dict(self) -> dict:
-        return {"name": self.name, "score": round(self.score, 2), "max_score": self.max_score,
-                "output": self.output, "visibility": "visible"}
-
-
-@dataclass
-class StudentResult:
-    student: str
-    checks: list[Check] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-    metrics: dict = field(default_factory=dict)  # run -> {"val": ..., "test": ...}
-    status: str = "graded"  # graded | failed (a grader error, not the student's)
-    error: str = ""
-
-    @property
-    def score(self) -> float:
-        return round(sum(c.score for c in self.checks), 2)
-
-    @property
-    def max_score(self) -> float:
-        return sum(c.max_score for c in self.checks)
-
-    def integrity(self) -> str:
-        """'clean', or the worst severity an integrity layer found ('critical', 'major', 'minor').
-
-        A notebook that does not parse or run is bad input, not a breach: it scores 0 on the
-        affected checks and says why, but its integrity stays 'clean' unless a layer found a leak.
-        """
-        found = [f for f in self.findings if f.layer in INTEGRITY_LAYERS]
-        worst = [s for s in SEVERITIES[:3] if any(f.severity == s for f in found)]
-        return worst[0] if worst else "clean"
-
-    def as_results_json(self) -> dict:
-        """Gradescope's results.json schema (score, output, tests) plus our findings and metrics."""
-        lines = [f"Integrity: {self.integrity()}"] + [
-            f"[{f.severity}] {f.layer}/{f.rule}{' (' + f.where() + ')' if f.where() else ''}: {f.message}"
-            for f in self.findings]
-        return {"score": self.score, "output": "\n".join(lines), "tests": [c.as_dict() for c in self.checks],
-                "extra_data": {"student": self.student, "status": self.status, "error": self.error,
-                               "integrity": self.integrity(), "max_score": self.max_score,
-                               "findings": [f.as_dict() for f in self.findings], "metrics": self.metrics}}
 
 
 def load_spec(week: str, path: Path = SPECS) -> dict:

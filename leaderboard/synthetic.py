@@ -1,6 +1,6 @@
 """Synthetic graded courses for the site's tests, benchmark and demos.
 
-Results are made with the grader's own classes (`grader.grade.StudentResult`, `Check`, `Finding`) and
+Results are made with the grader's own classes (`grader.results.StudentResult`, `Check`, `Finding`) and
 written by `grader.grade.write_outputs`, so the files have exactly the shape `course grade` leaves;
 the graded notebooks carry a memo (markdown cells with `nbgrader.solution: true`).
 """
@@ -79,7 +79,8 @@ def default_memo(macro_f1: float, accuracy: float, zero_f1: int, words: int = 12
 def write_course(root: Path, students: int = 300, weeks: int = 6, seed: int = 0, memo_words: int = 1200) -> Path:
     """A graded course folder with `students` x `weeks` results, memos and a leaderboard.yaml."""
     from grader.findings import Finding
-    from grader.grade import Check, StudentResult, write_outputs
+    from grader.grade import write_outputs
+    from grader.results import Check, StudentResult
 
     rng = random.Random(seed)
     root = Path(root)

@@ -45,7 +45,7 @@ EVE_MEMO = [
 
 def _result(student, runs, *, findings=(), status="graded", error=""):
     from grader.findings import Finding
-    from grader.grade import Check, StudentResult
+    from grader.results import Check, StudentResult
 
     r = StudentResult(student, status=status, error=error)
     for name, kwargs in runs.items():

@@ -1,0 +1,11 @@
+"""The one family of errors a user can fix: a bad file, a tampered contract, a wrong argument.
+
+The command line prints these as one line naming what is wrong and exits with status 2. Anything else
+raised inside the harness is a bug, and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Something the person running the harness can fix; the message names the file, field or value."""

@@ -34,6 +34,7 @@ import numpy as np
 import yaml
 
 from course.catalog import SYNTHETIC_SIZES, cached_course, synthetic_course
+from course.resources import data_path
 from course.runrecord import RecordError, read_record
 from grader import artifacts, nbgrader_course, perturb, static
 from notebooks import sandbox
@@ -41,8 +42,7 @@ from grader.findings import Finding
 from grader.results import Check, StudentResult
 from course import bands
 
-PROJECT = Path(__file__).resolve().parents[1]
-SPECS = PROJECT / "assignments" / "grading.yaml"
+SPECS = data_path("assignments", "grading.yaml")
 GRADING_COURSE = "synthetic-small"  # grading re-runs use the smoke profile's course
 
 

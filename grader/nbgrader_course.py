@@ -19,8 +19,9 @@ from pathlib import Path
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
-PROJECT = Path(__file__).resolve().parents[1]
-SOURCE = PROJECT / "assignments" / "source"
+from course.resources import data_path
+
+SOURCE = data_path("assignments", "source")
 BIN = Path(sys.executable).parent
 
 

@@ -468,3 +468,22 @@ def summary(
     if class_tiers is not None:
         report["tier_f1"] = _tier_means(pc["f1"], class_tiers)
     return report
+
+
+def pareto_front(points, maximise) -> list[int]:
+    """Indices of the points no other point beats: at least as good on every axis, better on one.
+
+    `points` is (n, k); `maximise[j]` says whether axis j is better high (F1) or low (latency).
+    Identical points do not beat each other, so both stay on the front.
+
+    >>> pareto_front([[0.20, 5.0], [0.25, 9.0], [0.18, 6.0]], maximise=[True, False])
+    [0, 1]
+    """
+    values = np.asarray(points, dtype=float)
+    if values.ndim != 2 or values.shape[1] != len(maximise):
+        raise ValueError(f"points must be (n, {len(maximise)}), got shape {values.shape}")
+    signed = np.where(np.asarray(maximise, dtype=bool), values, -values)  # higher is better on every axis
+    at_least = (signed[:, None, :] >= signed[None, :, :]).all(axis=2)  # [i, j]: i is >= j everywhere
+    better = (signed[:, None, :] > signed[None, :, :]).any(axis=2)
+    beaten = (at_least & better).any(axis=0)
+    return [int(i) for i in np.flatnonzero(~beaten)]

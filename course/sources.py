@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from course.config import CourseConfig
+from course.errors import InputError, MissingFileError
 
 SUFFIXES = (".parquet", ".csv", ".jsonl")
 
@@ -20,7 +21,7 @@ def read_raw(path: Path | str, label_column: str = "Issue", text_column: str = "
     """Read one raw split, every row kept, as a frame with exactly the label and text columns."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"raw data file not found: {path}")
+        raise MissingFileError(f"raw data file not found: {path}")
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         frame = pd.read_parquet(path)
@@ -29,10 +30,10 @@ def read_raw(path: Path | str, label_column: str = "Issue", text_column: str = "
     elif suffix == ".jsonl":
         frame = pd.read_json(path, lines=True, dtype=False)
     else:
-        raise ValueError(f"{path}: unsupported file type {suffix!r}; use one of {', '.join(SUFFIXES)}")
+        raise InputError(f"{path}: unsupported file type {suffix!r}; use one of {', '.join(SUFFIXES)}")
     missing = [c for c in (label_column, text_column) if c not in frame.columns]
     if missing:
-        raise ValueError(
+        raise InputError(
             f"{path}: missing column(s) {missing}; found {list(frame.columns)}. "
             f"Raw files need a label column {label_column!r} and a text column {text_column!r}."
         )
@@ -48,7 +49,7 @@ def find_split_file(folder: Path, split: str) -> Path:
     if len(found) != 1:
         wanted = " or ".join(f"{split}{s}" for s in SUFFIXES)
         detail = "none" if not found else ", ".join(p.name for p in found)
-        raise FileNotFoundError(f"{folder}: expected exactly one of {wanted}, found {detail}")
+        raise MissingFileError(f"{folder}: expected exactly one of {wanted}, found {detail}")
     return found[0]
 
 
@@ -66,7 +67,9 @@ def load_raw(config: CourseConfig, data_dir: Path | str | None = None) -> tuple[
             read_raw(find_split_file(folder, split), spec.label_column, spec.text_column)
             for split in (spec.train_split, spec.test_split)
         )
-    from datasets import load_dataset  # imported here: slow, and only the hub path needs it
+    from datasets import (
+        load_dataset,  # imported here: slow, and only the hub path needs it
+    )
 
     hub = load_dataset(spec.hub_id)
     frames = []

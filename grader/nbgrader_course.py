@@ -19,6 +19,7 @@ from pathlib import Path
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
+from course.errors import MissingFileError
 from course.resources import data_path
 
 SOURCE = data_path("assignments", "source")
@@ -71,7 +72,7 @@ def init_course(root: Path, weeks: list[str]) -> Path:
     write_config(root)
     for week in weeks:
         if not (SOURCE / week).is_dir():
-            raise FileNotFoundError(f"no source assignment {SOURCE / week}")
+            raise MissingFileError(f"no source assignment {SOURCE / week}")
         target = root / "source" / week
         if target.exists():
             shutil.rmtree(target)
@@ -82,7 +83,7 @@ def init_course(root: Path, weeks: list[str]) -> Path:
 def nbgrader(root: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 1800) -> str:
     """Run one nbgrader command in `root`; raise NbgraderError with its output if it fails."""
     full_env = {**os.environ, **(env or {}), "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    proc = subprocess.run([str(BIN / "nbgrader"), *args], cwd=root, env=full_env, capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, env=full_env, capture_output=True,
                           text=True, timeout=timeout)
     output = proc.stdout + proc.stderr
     if proc.returncode != 0:

@@ -1,8 +1,9 @@
 """`course`: one command, a subcommand per job.
 
-Each subcommand parses its arguments here and calls one function in the module that does the work;
-errors that a user can fix (a bad file, a tampered contract) print one line naming what is wrong and
-exit with status 2 instead of a traceback.
+Each subcommand parses its arguments here and calls one function in the module that does the work.
+Errors that a user can fix (`course.errors.UserError`: a bad file, a tampered contract, an unknown
+week) print one line naming what is wrong and exit with status 2; anything else is a bug in the
+harness and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import json
 import sys
 from pathlib import Path
 
-from course.config import ConfigError
-from course.contract import ContractError
-from course.runrecord import RecordError
-from course.splits import SplitError
+from course.errors import InputError, MissingFileError, UserError
 
-USER_ERRORS = (ConfigError, ContractError, RecordError, SplitError, FileNotFoundError, ValueError)
+
+def existing(path: str, what: str) -> Path:
+    """A path the user named, which must exist: else one clear line naming it."""
+    if not Path(path).exists():
+        raise MissingFileError(f"no {what} {path}")
+    return Path(path)
 
 
 def cmd_audit(args: argparse.Namespace) -> None:
@@ -96,13 +99,11 @@ def cmd_bands(args: argparse.Namespace) -> None:
 
     out = Path(args.out or f"reference_runs/{args.profile}/bands")
     if args.notebook:
-        if not Path(args.notebook).is_file():
-            raise FileNotFoundError(f"no notebook {args.notebook}")
-        run_notebook_bands(Path(args.notebook), args.profile, args.seeds, out)
+        run_notebook_bands(existing(args.notebook, "notebook"), args.profile, args.seeds, out)
     elif args.week and args.pipeline:
         run_bands(args.week, args.pipeline, args.profile, args.seeds, out)
     else:
-        raise ValueError("give --week and --pipeline (a reference pipeline) or --notebook (a solution notebook)")
+        raise InputError("give --week and --pipeline (a reference pipeline) or --notebook (a solution notebook)")
 
 
 def cmd_release(args: argparse.Namespace) -> None:
@@ -119,7 +120,8 @@ def cmd_collect(args: argparse.Namespace) -> None:
     root = Path(args.course_dir).resolve()
     if args.moodle_zip:
         spec = grade.load_spec(args.week)
-        students = nbgrader_course.import_moodle_zip(root, args.week, Path(args.moodle_zip), spec["notebooks"])
+        students = nbgrader_course.import_moodle_zip(root, args.week, existing(args.moodle_zip, "Moodle zip"),
+                                                    spec["notebooks"])
         (root / "students.json").write_text(json.dumps(students, indent=1), encoding="utf-8")
         print(f"imported {len(students)} submission(s) from {args.moodle_zip}")
     else:
@@ -129,7 +131,7 @@ def cmd_collect(args: argparse.Namespace) -> None:
 def cmd_grade(args: argparse.Namespace) -> None:
     from grader import grade
 
-    root = Path(args.course_dir).resolve()
+    root = existing(args.course_dir, "course folder").resolve()
     names_file = root / "students.json"
     names = json.loads(names_file.read_text(encoding="utf-8")) if names_file.is_file() else {}
     results = grade.grade_week(root, args.week, workers=args.workers, names=names)
@@ -140,7 +142,7 @@ def cmd_grade(args: argparse.Namespace) -> None:
 def cmd_feedback(args: argparse.Namespace) -> None:
     from grader import nbgrader_course
 
-    root = Path(args.course_dir).resolve()
+    root = existing(args.course_dir, "course folder").resolve()
     nbgrader_course.feedback(root, args.week)
     print(f"feedback: {root / 'feedback'}")
 
@@ -148,7 +150,7 @@ def cmd_feedback(args: argparse.Namespace) -> None:
 def cmd_check(args: argparse.Namespace) -> None:
     from grader.selfcheck import format_report, run_self_check
 
-    items = run_self_check(Path(args.notebook))
+    items = run_self_check(existing(args.notebook, "notebook"))
     print(format_report(items, Path(args.notebook)))
     if not all(item.passed for item in items):
         raise SystemExit(1)
@@ -160,7 +162,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> None:
     from leaderboard.site import build_site
 
     now = datetime.fromisoformat(args.now) if args.now else None
-    index = build_site(Path(args.course_dir).resolve(), Path(args.out).resolve(), now=now, show_names=args.show_names)
+    index = build_site(existing(args.course_dir, "course folder").resolve(), Path(args.out).resolve(), now=now, show_names=args.show_names)
     print(f"leaderboard: {index}")
     print(f"  (do not publish {index.parent / 'instructor'}: it holds ids, names and findings)")
 
@@ -253,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except USER_ERRORS as err:
+    except UserError as err:
         print(f"course {args.command}: error: {err}", file=sys.stderr)
         return 2
     return 0

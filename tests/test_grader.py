@@ -207,10 +207,12 @@ def test_outputs_are_consistent(graded):
 
 
 def test_metric_points_are_linear_and_clipped():
-    assert grade.metric_points(0.10, floor=0.10, lower=0.30, points=30) == 0
-    assert grade.metric_points(0.20, floor=0.10, lower=0.30, points=30) == pytest.approx(15)
-    assert grade.metric_points(0.50, floor=0.10, lower=0.30, points=30) == 30
-    assert grade.metric_points(0.05, floor=0.10, lower=0.30, points=30) == 0
+    from grader.layers.scoring import metric_points
+
+    assert metric_points(0.10, floor=0.10, lower=0.30, points=30) == 0
+    assert metric_points(0.20, floor=0.10, lower=0.30, points=30) == pytest.approx(15)
+    assert metric_points(0.50, floor=0.10, lower=0.30, points=30) == 30
+    assert metric_points(0.05, floor=0.10, lower=0.30, points=30) == 0
 
 
 @pytest.mark.parametrize("week", [f"week{n}" for n in range(1, 7)])

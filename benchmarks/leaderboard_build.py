@@ -87,8 +87,8 @@ def main() -> None:
     default = site._workers(None, args.weeks)
     cold = timed(site.build_site, course, root / "site-cold", now=now)
     rows.append((f"build_site, cold (first in process, imports), default: {default} process(es)", *cold))
-    one = timed(site.build_site, course, root / "site-1", now=now, workers=1)
-    phases = dict(site.last_timings)
+    phases: dict[str, float] = {}
+    one = timed(site.build_site, course, root / "site-1", now=now, workers=1, timings=phases)
     rows.append(("build_site, warm, 1 process", *one))
     forked = timed(site.build_site, course, root / "site-n", now=now, workers=min(os.cpu_count() or 1, 4))
     rows.append((f"build_site, warm, feedback in {min(os.cpu_count() or 1, 4)} processes", *forked))

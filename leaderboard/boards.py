@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from leaderboard.data import Run, Submission, Week
 from course import bands as bands_module
+from leaderboard.data import Run, Submission, Week
 
 RANK_DECIMALS = 4
 

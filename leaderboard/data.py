@@ -16,14 +16,17 @@ Inputs, as `course grade` leaves them in a course folder:
       show_names: false                    # real names on public pages (the build's argument can also set it)
       deadlines: {week1: "2026-04-15T08:00:00Z", week2: ...}   # private boards open after these (UTC)
       words_per_page: 500                  # memo length estimate
-      rubrics_dir: assignments/rubrics     # relative to the project, or absolute
+      rubrics_dir: rubrics                 # memo rubrics (week<N>.yaml), relative to the course folder;
+                                           # default: the course's own assignments/rubrics
       labels: labels.json                  # class names (JSON list), relative to the course folder
       reference_rows:                      # extra reference rows, e.g. published numbers with a latency
         - {week: week1, name: "ModernBERT fp16 (T4)", macro_f1: 0.2085, accuracy: 0.5659, latency_ms: 2.31}
       reference_per_class:                 # a reference run's per-class val F1 for the feedback plots
         week1: {name: "reference ModernBERT", file: refs/week1_per_class.json}   # a list, or {per_class_f1: [...]}
 
-A malformed file never stops the build: it becomes a failed submission with the reason.
+results.json is read by `grader.results.StudentResult.from_json`, the same typed reader every stage uses.
+A malformed file never stops the build (one bad upload must not take the class's site down): it
+becomes a failed submission whose reason is the ResultsError message, naming the file and field.
 """
 
 from __future__ import annotations
@@ -38,9 +41,10 @@ from pathlib import Path
 
 import yaml
 
+from grader.findings import Finding
+from grader.results import Check, ResultsError, StudentResult
 from leaderboard import pseudonyms
 
-PROJECT = Path(__file__).resolve().parents[1]
 WEEK = re.compile(r"^week(\d+)$")
 VALID_INTEGRITY = ("clean", "minor")
 FLAGGED_INTEGRITY = ("major", "critical")
@@ -108,8 +112,8 @@ class Submission:
     status: str = "failed"
     error: str = ""
     integrity: str = "clean"
-    tests: list[dict] = field(default_factory=list)
-    findings: list[dict] = field(default_factory=list)
+    tests: list[Check] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     runs: list[Run] = field(default_factory=list)
     raw: dict = field(default_factory=dict)
     text: str = field(default="", repr=False)  # the file as read (exports add one field to it)
@@ -137,7 +141,7 @@ class SiteConfig:
     show_names: bool = False
     deadlines: dict[str, datetime] = field(default_factory=dict)
     words_per_page: int = 500
-    rubrics_dir: Path = PROJECT / "assignments" / "rubrics"
+    rubrics_dir: Path | None = None  # None: the course's own rubrics (grader.rubrics.rubrics_dir)
     labels: list[str] = field(default_factory=list)
     reference_rows: list[dict] = field(default_factory=list)
     reference_per_class: dict[str, dict] = field(default_factory=dict)
@@ -172,8 +176,7 @@ def load_config(course_dir: Path) -> SiteConfig:
     cfg.show_names = bool(raw.get("show_names", False))
     cfg.words_per_page = int(raw.get("words_per_page", cfg.words_per_page) or 500)
     if raw.get("rubrics_dir"):
-        rubrics = Path(str(raw["rubrics_dir"]))
-        cfg.rubrics_dir = rubrics if rubrics.is_absolute() else PROJECT / rubrics
+        cfg.rubrics_dir = course_dir / str(raw["rubrics_dir"])  # an absolute path stays absolute
     for week, value in (raw.get("deadlines") or {}).items():
         try:
             cfg.deadlines[str(week)] = parse_deadline(value)
@@ -216,45 +219,36 @@ def load_names(course_dir: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
 
 
-def _runs(metrics) -> list[Run]:
-    runs = []
-    if not isinstance(metrics, dict):
-        return runs
-    for name, m in metrics.items():
-        if not isinstance(m, dict):
-            continue
-        val = m.get("val") if isinstance(m.get("val"), dict) else {}
-        test = m.get("test") if isinstance(m.get("test"), dict) else {}
-        params = m.get("trainable_parameters")
-        runs.append(Run(str(name), val, test, _finite(m.get("latency_ms")),
-                        int(params) if isinstance(params, (int, float)) and not isinstance(params, bool)
-                        and math.isfinite(params) else None,
-                        m.get("band") if isinstance(m.get("band"), dict) else None))
-    return runs
+def _runs(metrics: dict[str, dict]) -> list[Run]:
+    """The runs of a result's metrics; a run may lack (or null) any field, and the boards show a dash."""
+    def mapping(value) -> dict:
+        return value if isinstance(value, dict) else {}
+
+    params = {name: _finite(m.get("trainable_parameters")) for name, m in metrics.items()}
+    return [Run(name, mapping(m.get("val")), mapping(m.get("test")), _finite(m.get("latency_ms")),
+                None if params[name] is None else int(params[name]), mapping(m.get("band")) or None)
+            for name, m in metrics.items()]
 
 
 def read_submission(path: Path, student: str, week: str, attempt: str = "") -> Submission:
+    """One results.json as a Submission; unreadable or malformed, a failed one saying why."""
     sub = Submission(student, week, path, attempt)
     try:
         text = path.read_text(encoding="utf-8")
         raw = json.loads(text)
-        if not isinstance(raw, dict):
-            raise ValueError("not a JSON object")
     except (OSError, ValueError) as err:
         sub.error = f"results.json unreadable: {err}"
         return sub
-    extra = raw.get("extra_data") if isinstance(raw.get("extra_data"), dict) else {}
+    try:
+        result = StudentResult.from_json(raw, str(path))
+    except ResultsError as err:
+        sub.error = str(err)
+        return sub
     sub.raw, sub.text = raw, text
-    sub.score = _finite(raw.get("score")) or 0.0
-    sub.tests = [t for t in raw.get("tests") or [] if isinstance(t, dict)]
-    sub.max_score = _finite(extra.get("max_score")) or sum(_finite(t.get("max_score")) or 0.0 for t in sub.tests)
-    sub.status = str(extra.get("status", "graded"))
-    sub.error = str(extra.get("error") or "")
-    sub.integrity = str(extra.get("integrity", "clean"))
-    if sub.integrity not in ("clean", "minor", "major", "critical"):
-        sub.integrity = "major"  # unknown: treat as under review rather than publish it
-    sub.findings = [f for f in extra.get("findings") or [] if isinstance(f, dict)]
-    sub.runs = _runs(extra.get("metrics"))
+    sub.score, sub.max_score = result.score, result.max_score
+    sub.status, sub.error, sub.integrity = result.status, result.error, result.integrity()
+    sub.tests, sub.findings = result.checks, result.findings
+    sub.runs = _runs(result.metrics)
     return sub
 
 

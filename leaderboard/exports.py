@@ -8,51 +8,44 @@
   `leaderboard` field [{"name", "value", "order"}] from the counted run's val metrics and the
   pseudonym; a submission under review gets only a status entry, never numbers.
 
-`write(path, text)` does the writing (the site passes one that skips unchanged files).
-Every cell a spreadsheet could read as a formula (leading =, +, -, @, tab, CR) is prefixed with "'".
+`write(path, text)` does the writing: `course.files.atomic_write` by default; the site passes one
+that skips unchanged files. CSV cells are escaped by `course.files.csv_text` (a cell a spreadsheet
+would read as a formula is prefixed with "'").
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
+from course.files import atomic_write, csv_text
 from leaderboard.boards import Row
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+Writer = Callable[[Path, str], Path]
 
 
-def _cell(value) -> str:
-    text = "" if value is None else str(value)
-    if text and text[0] in FORMULA_START:
-        try:
-            float(text)  # a negative number is a number, not a formula
-        except ValueError:
-            return "'" + text
-    return text
+def write_if_changed(path: Path, payload: str | bytes) -> Path:
+    """`atomic_write`, skipped when the file already holds exactly this content: a rebuild of the site
+    rewrites only what changed (overwriting thousands of unchanged files costs more than comparing)."""
+    data = payload.encode("utf-8") if isinstance(payload, str) else payload
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return path
+    except FileNotFoundError:
+        pass
+    return atomic_write(path, data)
 
 
-def plain_write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def write_csv(path: Path, header: list[str], rows: list[list], write=plain_write) -> Path:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows([[_cell(v) for v in row] for row in rows])
-    return write(path, buffer.getvalue())
+def write_csv(path: Path, header: list[str], rows: list[list], write: Writer = atomic_write) -> Path:
+    return write(path, csv_text(header, rows))
 
 
 LEADERBOARD_COLUMNS = ["week", "board", "rank", "name", "kind", "status", "run", "macro_f1", "accuracy",
                        "zero_f1_classes", "tail_f1", "latency_ms", "trainable_parameters", "band_distance"]
 
 
-def leaderboard_csv(path: Path, boards: list[tuple[str, str, list[Row]]], write=plain_write) -> Path:
+def leaderboard_csv(path: Path, boards: list[tuple[str, str, list[Row]]], write: Writer = atomic_write) -> Path:
     """boards: (week, "public" | "private", rows). Private boards are only passed once revealed."""
     rows = []
     for week, board, board_rows in boards:
@@ -62,7 +55,7 @@ def leaderboard_csv(path: Path, boards: list[tuple[str, str, list[Row]]], write=
     return write_csv(path, LEADERBOARD_COLUMNS, rows, write)
 
 
-def moodle_csv(path: Path, entries: list[dict], write=plain_write) -> Path:
+def moodle_csv(path: Path, entries: list[dict], write: Writer = atomic_write) -> Path:
     """entries: {student, name, score, max_score, comment}."""
     return write_csv(path, ["Identifier", "Full name", "Grade", "Maximum Grade", "Feedback comments"],
                      [[f"Participant {e['student']}", e.get("name") or e["student"], f"{e['score']:g}",
@@ -86,7 +79,7 @@ def gradescope_leaderboard(row: Row | None, status: str) -> list[dict]:
     return entries
 
 
-def gradescope_results(path: Path, raw: dict, leaderboard: list[dict], write=plain_write, text: str = "") -> Path:
+def gradescope_results(path: Path, raw: dict, leaderboard: list[dict], write: Writer = atomic_write, text: str = "") -> Path:
     """The grader's results plus `leaderboard`. When `text` (the file as read) is given, the field is
     appended to it rather than re-encoding the whole object (the per-class arrays make that slow)."""
     body = text.rstrip()

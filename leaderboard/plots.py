@@ -14,6 +14,9 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from course.metrics import pareto_front
+from leaderboard.exports import write_if_changed
+
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 VERSION = 2  # bump when a figure's drawing changes: the site redraws figures whose inputs or VERSION changed
@@ -38,21 +41,14 @@ def _save(fig, path: Path, margins: dict | None = None) -> Path:
     fig.savefig(buffer, format=path.suffix.lstrip(".") or "png", dpi=DPI,
                 metadata={"Software": None} if path.suffix == ".png" else {"Creator": None, "Date": None})
     _plt().close(fig)
-    data = buffer.getvalue()
-    if not (path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    return path
+    return write_if_changed(path, buffer.getvalue())
 
 
-def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """(latency, f1) points not dominated (lower latency and higher F1 is better), by latency."""
-    front, best = [], float("-inf")
-    for latency, f1 in sorted(points, key=lambda p: (p[0], -p[1])):
-        if f1 > best:
-            front.append((latency, f1))
-            best = f1
-    return front
+def student_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """(latency, f1) points no other point beats (lower latency, higher F1), by latency; identical
+    points are drawn once."""
+    front = pareto_front(points, maximise=[False, True]) if points else []
+    return sorted({points[i] for i in front})
 
 
 LEGEND_RIGHT = {"left": 0.08, "right": 0.66, "bottom": 0.13, "top": 0.92}
@@ -72,7 +68,7 @@ def pareto_plot(path: Path, students: list[tuple[float, float]],
     if students:
         xs, ys = zip(*students)
         ax.scatter(xs, ys, s=14, alpha=0.6, color=STUDENT, label=f"students ({len(students)})")
-        front = pareto_front(students)
+        front = student_front(students)
         ax.plot([p[0] for p in front], [p[1] for p in front], color=STUDENT, lw=1, drawstyle="steps-post",
                 label="students' Pareto front")
     shown = [r for r in references if r[1] is not None]

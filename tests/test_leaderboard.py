@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from leaderboard import boards, memo, pseudonyms, synthetic
+from leaderboard import boards, pseudonyms, synthetic
 from leaderboard.site import build_site
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -193,132 +193,6 @@ def test_private_board_is_empty_before_the_deadline_and_filled_after(site_before
 
 
 # ------------------------------------------------------------------------------------------------
-# Memo observations
-# ------------------------------------------------------------------------------------------------
-
-FIXTURE_MEMO = """## 1. Audit
-The data has a long tail: the top class holds 23% of rows.
-
-## 2. Baseline interpretation
-Accuracy is 54.2% but macro-F1 is only 0.21, because 46 zero-F1 classes are never predicted.
-The TF-IDF baseline had a macro-F1 of 0.1324.
-
-## 3. Fine-tuning results
-Our best run reached a macro-F1 of 0.25 after epoch 2 (test macro-F1: 0.205). We also saw 70 zero-F1 classes.
-
-## Something else
-Weighted F1 was 0.50.
-"""
-
-
-def test_memo_numbers_are_matched_or_flagged_correctly():
-    measured = {"week1_modernbert": {"val": {"macro_f1": 0.2104, "accuracy": 0.5423, "weighted_f1": 0.52,
-                                             "zero_f1_classes": 46},
-                                     "test": {"macro_f1": 0.2049, "accuracy": 0.5390, "weighted_f1": 0.51,
-                                              "zero_f1_classes": 50}}}
-    refs = memo.reference_numbers({"full": __import__("course.bands", fromlist=["x"]).load_bands("full")}, "week1")
-    parsed = memo.parse_memo([memo.Cell("week1_homework.ipynb", 3, FIXTURE_MEMO)])
-    obs = memo.observe(parsed, memo.default_rubric(1), measured, references=refs)
-    got = sorted((c.metric, round(c.value, 4), c.status) for c in obs.cites)
-    assert got == sorted([
-        ("accuracy", 0.542, "matched"),
-        ("macro_f1", 0.21, "matched"),
-        ("zero_f1_classes", 46.0, "matched"),
-        ("macro_f1", 0.1324, "reference"),  # the published TF-IDF number, not the student's run
-        ("macro_f1", 0.25, "mismatch"),
-        ("macro_f1", 0.205, "matched"),  # the test number
-        ("zero_f1_classes", 70.0, "mismatch"),
-        ("weighted_f1", 0.5, "mismatch"),
-    ])
-    wrong = next(c for c in obs.cites if c.value == 0.25)
-    assert "0.2104" in wrong.detail and "week1_modernbert, val" in wrong.detail and wrong.where.endswith("cell 3")
-    by_name = {c.name: c for c in obs.criteria}
-    assert [c.metric for c in by_name["Fine-tuning results"].cites] == ["macro_f1", "macro_f1", "zero_f1_classes"]
-    assert obs.unassigned_cites[0].metric == "weighted_f1"
-    assert by_name["Audit"].sections and by_name["Risks"].sections == [] and by_name["Experiment log"].sections == []
-    evidence = {e.id: e.present for c in obs.criteria for e in c.evidence}
-    assert evidence["w1-gap"] and evidence["w1-zero-f1"] and evidence["w1-long-tail"] and evidence["w1-checkpoint"]
-    assert not evidence["w1-run-table"] and not evidence["w1-risks"]
-    assert obs.length_status == "short" and obs.mismatches == 3
-
-
-def test_memo_length_sections_and_rubric_file(tmp_path):
-    cells = [memo.Cell("nb.ipynb", i, text) for i, text in enumerate(synthetic.default_memo(0.21, 0.51, 46, words=1200))]
-    obs = memo.observe(memo.parse_memo(cells), memo.default_rubric(1), {})
-    assert obs.length_status == "within" and 1000 <= obs.words <= 1500
-    assert all(c.sections for c in obs.criteria) and obs.evidence_missing == 0
-    assert all(c.status == "unverifiable" for c in obs.cites)  # no run measured: nothing to compare with
-    (tmp_path / "week2.yaml").write_text(
-        "criteria:\n  - {name: Experiments, points: 20, keywords: [experiment]}\n"
-        "  - {name: Seed noise, points: 20, evidence: [w2-seed-noise, 'a sentence about noise',"
-        " {id: hist, description: a histogram, patterns: ['histogram']}]}\nlength: {min_pages: 1, max_pages: 2}\n")
-    rubric = memo.load_rubric(2, tmp_path)
-    assert [c.name for c in rubric.criteria][:2] == ["Experiments", "Seed noise"] and rubric.max_pages == 2
-    seed = rubric.criteria[1]
-    assert [e.id for e in seed.evidence][:2] == ["w2-seed-noise", "hist"] and seed.unchecked == ["a sentence about noise"]
-    (tmp_path / "week3.yaml").write_text("criteria: [[[")
-    assert "could not be used" in memo.load_rubric(3, tmp_path).problems[0]
-
-
-RUBRIC_FILE = """week: week1
-length: {min_words: 800, max_words: 1500, excludes: [tables, code, headings]}
-required_sections: [Audit, Baseline interpretation, Risks]
-criteria:
-- {name: Audit, points: 20, excellent: Long-tail facts, evidence: [long-tail]}
-- {name: Baseline interpretation, points: 20, evidence: [gap, zero-f1]}
-- {name: Risks, points: 15, evidence: [two-risks]}
-required_evidence:
-- {id: long-tail, criterion: Audit, description: top class share, kind: number, patterns: [top class, 'long[- ]tail']}
-- {id: gap, criterion: Baseline interpretation, description: the gap, kind: number, patterns: [accuracy, 'macro[- _]?f1']}
-- {id: zero-f1, criterion: Baseline interpretation, description: zero-F1 count, kind: number, patterns: ['zero[- ]f1']}
-- {id: two-risks, criterion: Risks, description: two risks, kind: mention, patterns: [risk, '^\\s*[-*\\d]']}
-- {id: table, criterion: Audit, description: a class table, kind: table, patterns: ['^\\s*\\|.*\\|\\s*$']}
-"""
-
-
-def test_memo_observations_with_a_rubric_file_in_the_course_format(tmp_path):
-    (tmp_path / "week1.yaml").write_text(RUBRIC_FILE)
-    rubric = memo.load_rubric(1, tmp_path)
-    assert rubric.problems == [] and (rubric.min_words, rubric.max_words) == (800, 1500)
-    assert [(c.name, [e.id for e in c.evidence]) for c in rubric.criteria] == [
-        ("Audit", ["long-tail", "table"]), ("Baseline interpretation", ["gap", "zero-f1"]), ("Risks", ["two-risks"])]
-    text = ("### BEGIN SOLUTION\n## Audit\nThe top class is big.\n\nA long tail: 35 labels are rare.\n\n"
-            "## Baseline interpretation\nAccuracy 0.54 but macro-F1 0.13.\n\n"
-            "## Notes\nWe saw 70 zero-F1 classes.\nYOUR ANSWER HERE\n### END SOLUTION\n")  # zero-F1: outside its section
-    obs = memo.observe(memo.parse_memo([memo.Cell("nb.ipynb", 5, text)]), rubric, {})
-    found = {e.id: e for c in obs.criteria for e in c.evidence}
-    assert found["long-tail"].present and "35 labels" in found["long-tail"].snippet  # the first match has no number
-    assert found["gap"].present and not found["zero-f1"].present and not found["table"].present
-    assert not found["two-risks"].present and "section was not found" in found["two-risks"].detail
-    assert obs.length_status == "short" and "800–1500 words" in obs.length_note and obs.words == 22
-    assert obs.unassigned_sections == ["\u201cNotes\u201d (nb.ipynb, cell 5)"]  # nbgrader's markers are not headings
-    for path in sorted((Path(__file__).resolve().parents[1] / "assignments" / "rubrics").glob("week*.yaml")):
-        loaded = memo.load_rubric(int(path.stem[4:]), path.parent)  # the course's own files load cleanly
-        assert loaded.problems == [] and loaded.criteria and any(c.evidence for c in loaded.criteria), path
-
-
-def test_memo_pattern_prefilter_never_changes_a_match():
-    """Every evidence and heading pattern gives the same answer with and without its literal needles."""
-    texts = [FIXTURE_MEMO.lower(), "\n".join(EVE_MEMO).lower(), *[c.lower() for c in synthetic.default_memo(0.2, 0.5, 40)],
-             "seed noise: the std over three seeds was 0.004; the ci width is [0.19, 0.22]; ece 0.06 -> 0.03 at t = 1.4",
-             "we would deploy fp16; unless latency matters, awq; the binding constraint is 10 ms; 37 flips",
-             "head 0.61, mid .32, tail 4% ; 3,466,097 trainable parameters (2.26%); teacher tail .198; sub-issue, zip",
-             "confused with → card; redaction, product, state, year; no effect on length; nll 1.3 js 0.2 int8 0.21 0.20"]
-    patterns = {p for rules in memo.EVIDENCE.values() for e in rules for p in e.patterns + e.distinct}
-    patterns |= {rf"\b{k}" for rows in memo.DEFAULT_RUBRICS.values() for _, _, keys, _ in rows for k in keys}
-    rubrics = Path(__file__).resolve().parents[1] / "assignments" / "rubrics"  # the course's rubric files
-    patterns |= {p for path in rubrics.glob("week*.yaml") for c in memo.load_rubric(int(path.stem[4:]), rubrics).criteria
-                 for e in c.evidence for p in e.patterns}
-    checked = 0
-    for pattern in patterns:
-        for text in texts:
-            for piece in [text, *text.split("\n\n")]:
-                assert memo._search(pattern, piece) == bool(re.search(pattern, piece)), (pattern, piece[:60])
-            checked += bool(re.search(pattern, text))
-    assert checked > 40  # the texts do exercise the patterns
-
-
-# ------------------------------------------------------------------------------------------------
 # Instructor page and exports
 # ------------------------------------------------------------------------------------------------
 
@@ -387,9 +261,16 @@ def test_bad_results_file_does_not_stop_the_build(course, tmp_path):
     shutil.copytree(course, broken)
     (broken / "results" / "week2" / "stu_bob3" / "results.json").write_text("{not json")
     (broken / "results" / "week2" / "stu_carol5" / "results.json").write_text(json.dumps({"score": float("nan")}))
+    (broken / "results" / "week2" / "stu_dave9" / "results.json").write_text(
+        json.dumps({"tests": [], "extra_data": {"status": "graded", "integrity": "spotless"}}))
+    (broken / "results" / "week2" / "stu_eve4" / "results.json").unlink()
+    (broken / "results" / "week2" / "summary.json").write_text(json.dumps([{"student": "stu_eve4"}]))
     index = build_site(broken, tmp_path / "site", now=BEFORE)
     html = (index.parent / "instructor" / "index.html").read_text()
     assert "results.json unreadable" in html and "stu_bob3" in html
+    # the typed reader's message (file and field) is the reason shown; a student without a file failed
+    assert "extra_data.integrity is &#39;spotless&#39;" in html and "stu_dave9" in html
+    assert "listed in summary.json but no results.json was written" in html
     assert (index.parent / "week2.html").is_file()
     (tmp_path / "empty").mkdir()  # nothing graded yet: a site that says so
     assert "No graded weeks yet" in build_site(tmp_path / "empty", tmp_path / "empty-site").read_text()

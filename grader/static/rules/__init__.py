@@ -1,0 +1,25 @@
+"""The static rules, in the order the analysis runs them.
+
+A new rule: a class in a new module here, decorated with `@rule(...)`, whose docstring says why the
+pattern is a leak and which overrides the events it checks (base.py); add it to `ALL`, and its
+fixture notebooks (leaky and honest) under tests/notebooks/static/.
+"""
+
+from grader.static.rules.base import Rule
+from grader.static.rules.capture import CapturedTexts
+from grader.static.rules.evaluation import EvalOnTest
+from grader.static.rules.final import FinalEvalBeforeTrainingEnds, FinalEvalInLoop, FinalEvalRepeated
+from grader.static.rules.hub import HubDataset
+from grader.static.rules.internal import InternalAccess
+from grader.static.rules.resplit import Resplit
+from grader.static.rules.selection import SelectOnTest
+from grader.static.rules.syntax import Unreadable
+from grader.static.rules.training import FitOnEval, LabelEncoderAll, TrainOnTest, TrainOnVal
+
+# Most severe first: findings at the same line are listed in this order.
+ALL: list[type[Rule]] = [
+    HubDataset, InternalAccess, CapturedTexts, TrainOnTest, EvalOnTest, SelectOnTest,  # critical
+    Resplit, FitOnEval, TrainOnVal, FinalEvalInLoop, FinalEvalBeforeTrainingEnds,  # major
+    LabelEncoderAll, FinalEvalRepeated,  # minor
+    Unreadable,  # info
+]

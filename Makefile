@@ -5,7 +5,7 @@ BIN := $(abspath $(VENV))/bin
 # nbgrader calls `alembic` by name, so the venv's bin/ goes first on PATH; hub calls never leave this machine.
 RUN := env PATH="$(BIN):$$PATH" HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1
 
-.PHONY: demo test test-slow install
+.PHONY: demo test test-slow install lint
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,12 @@ install: $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(RUN) $(BIN)/course demo
+
+# Lint and format (ruff), then the layer contracts (import-linter); .ci/run calls it before the tests.
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(RUN) $(BIN)/lint-imports
 
 test: $(VENV)/.installed
 	$(RUN) $(BIN)/python -m pytest

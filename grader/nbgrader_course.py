@@ -21,6 +21,7 @@ from traitlets import Bool
 
 from course.errors import MissingFileError
 from course.resources import data_path
+from notebooks.cells import is_test_cell
 
 SOURCE = data_path("assignments", "source")
 BIN = Path(sys.executable).parent
@@ -35,7 +36,7 @@ class TracebackToMessage(Preprocessor):
     enabled = Bool(True)  # nbconvert preprocessors are off unless enabled
 
     def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type == "code" and cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
+        if is_test_cell(cell):
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "error":
                     output["traceback"] = [f"{output.get('ename')}: {output.get('evalue')}"]

@@ -18,6 +18,7 @@ from course.catalog import cached_course
 from course.contract import cache_root
 from grader import artifacts, static
 from notebooks import sandbox
+from notebooks.cells import grade_id, is_test_cell
 
 HIDDEN_NOTE = ("Hidden checks (reference bands, the re-run with a perturbed test split, statistics) run at grading; "
                "passing these public checks does not mean passing those.")
@@ -54,19 +55,18 @@ def run_self_check(notebook: Path, workdir: Path | None = None, timeout_s: float
     run = sandbox.execute_notebook(notebook, workdir / "run", timeout_s=timeout_s, env=env)
     executed = nbformat.read(run.output_path, as_version=4) if run.output_path else None
     for index, cell in enumerate(executed.cells if executed else []):
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.cell_type != "code" or not meta.get("grade"):
+        if not is_test_cell(cell):
             continue
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         ran = bool(cell.get("execution_count")) or bool(cell.get("outputs"))
         if errors:
-            items.append(Item(f"check {meta.get('grade_id')}", False,
+            items.append(Item(f"check {grade_id(cell)}", False,
                               f"cell {index}: {errors[0]['ename']}: {errors[0]['evalue']}"))
         elif not ran:
-            items.append(Item(f"check {meta.get('grade_id')}", False,
+            items.append(Item(f"check {grade_id(cell)}", False,
                               f"cell {index} did not run: an earlier cell failed ({run.message})"))
         else:
-            items.append(Item(f"check {meta.get('grade_id')}", True, f"cell {index}"))
+            items.append(Item(f"check {grade_id(cell)}", True, f"cell {index}"))
     items.append(Item("notebook runs", run.status == "ok", run.message if run.status != "ok" else
                       f"ran in {run.seconds:.0f} s (smoke profile, network off)"))
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import nbformat
 
 from grader.nbgrader_course import SOURCE
+from notebooks.cells import grade_id
 
 FIND_TEST = '''import glob, os
 import pandas as pd
@@ -88,13 +89,12 @@ def write_submission(student: str, out_dir: Path, week: str = "week1", notebook:
     nb = nbformat.read(SOURCE / week / notebook, as_version=4)
     for cell in nb.cells:
         cell.source = SOLUTION_MARK.sub("", HIDDEN_TESTS.sub("", cell.source))  # as released, then solved
-        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        if grade_id == "tfidf" and student in MODEL_CELLS:
+        if grade_id(cell) == "tfidf" and student in MODEL_CELLS:
             body = MODEL_CELLS[student] + '''val_metrics = evaluate(val_ds["label"], model.predict(val_ds["text"]))
 print(f"val accuracy {val_metrics['accuracy']:.4f}, macro-F1 {val_metrics['macro_f1']:.4f}")
 '''
             cell.source = body
-        if grade_id == "memo":
+        if grade_id(cell) == "memo":
             cell.source = ("### Audit\nThe top class holds about a quarter of train and most labels are rare.\n\n"
                            "### Baseline interpretation\nAccuracy is far above macro-F1: the rare classes score 0.\n")
     nbformat.write(nb, path)

@@ -3,8 +3,10 @@
 import json
 import os
 import shutil
+import site
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -19,9 +21,43 @@ def run(*args, cwd=None, env=None) -> subprocess.CompletedProcess:
                           env={**os.environ, **(env or {})}, timeout=600)
 
 
-def test_demo_small_runs_offline_and_keeps_outputs(tmp_path):
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def wheel_venv(tmp_path_factory) -> Path:
+    """A fresh venv holding the project's wheel (not the checkout); its dependencies come from this venv.
+
+    Building the wheel and installing it with --no-deps proves that the package data (templates,
+    assignments, rubrics, bands, course.toml) ships in the wheel and is found through importlib.resources.
+    The dependencies are reused through a .pth line so the test stays offline and fast.
+    """
+    tmp = tmp_path_factory.mktemp("wheel")
+    source = tmp / "source"  # a clean copy: setuptools' build/ folder in the checkout could hold stale modules
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".venv", ".git", "build", "*.egg-info", "tests",
+                                                               "benchmarks", "__pycache__", "demo_out"))
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
+    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp / "dist"), str(source)],
+                   check=True, capture_output=True, timeout=600)
+    venv = tmp / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    wheel = next((tmp / "dist").glob("course_harness-*.whl"))
+    subprocess.run([*pip, "--python", str(venv / "bin" / "python"), "install", "--no-deps", str(wheel)],
+                   check=True, capture_output=True, timeout=600)
+    purelib = subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                             check=True, capture_output=True, text=True).stdout.strip()
+    (Path(purelib) / "dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    return venv
+
+
+def test_demo_small_runs_from_a_wheel_offline_and_keeps_outputs(tmp_path, wheel_venv):
     out = tmp_path / "demo"
-    proc = run("demo", "--size", "small", "--out", str(out))
+    env = {**os.environ, "PATH": f"{wheel_venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    where = subprocess.run([str(wheel_venv / "bin" / "python"), "-c", "import course, grader; print(course.__file__)"],
+                           capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert str(wheel_venv) in where.stdout, where.stdout + where.stderr  # the wheel's copy, not the checkout
+    proc = subprocess.run([str(wheel_venv / "bin" / "course"), "demo", "--size", "small", "--out", str(out)],
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=1200)
     assert proc.returncode == 0, proc.stderr
     for section in ("1. The synthetic course", "2. Audit", "3. Majority class", "everything is in"):
         assert section in proc.stdout

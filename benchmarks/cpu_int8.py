@@ -19,8 +19,8 @@ import tempfile
 import numpy as np
 import torch
 import transformers
-
 from finetune_throughput import synthetic_examples  # benchmarks/ is on sys.path when run as a script
+
 from reference_solutions import compression, measure
 
 SMALL = dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=512)

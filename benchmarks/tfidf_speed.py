@@ -95,8 +95,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
 
-    api.configure(course="synthetic", max_train_examples=None)
-    train_ds, val_ds = api.load_course_data()
+    with api.configured(course="synthetic", max_train_examples=None):
+        train_ds, val_ds = api.load_course_data()
     data = {"synthetic": (list(train_ds["text"]), np.asarray(train_ds["label"]),
                           list(val_ds["text"]), np.asarray(val_ds["label"]))}
     if args.sample.is_file():

@@ -3,13 +3,16 @@
 `load_course_data` returns train and val, never test. The test texts are reachable only inside
 `final_evaluation`, which runs the student's `predict` on val and test once, writes the run record
 and shows test metrics only in self-check mode. Every read goes through the logging split store.
+Code around a notebook (the grader, the reference pipelines, tests) sets knobs only for a block,
+with `configured(...)`, so no run inherits another's course, mode or seed.
 """
 
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -21,12 +24,12 @@ from course.profiles import Settings, from_env
 from course.slices import slice_frame
 from course.splits import fingerprint
 
-settings: Settings = from_env()
-_store: SplitStore | None = None
+settings: Settings = from_env()  # one object for the process: notebooks import it, so it is updated in place
+_store: SplitStore | None = None  # the active scope's split store; `configured` swaps it in and out
 
 
 def store() -> SplitStore:
-    """The process's split store, built on first use from `settings`."""
+    """The active scope's split store, built on first use from `settings`."""
     global _store
     if _store is None:
         data = cached_course(
@@ -38,14 +41,48 @@ def store() -> SplitStore:
     return _store
 
 
-def configure(**changes) -> Settings:
-    """Change knobs for this process (the demo, the grader, tests) and drop the loaded course."""
+def _apply(changes: dict[str, Any]) -> None:
+    """Set knobs on the shared `settings` object and drop the split store, whose course, mode and
+    access log belong to the old values. Unknown names fail before anything changes."""
     global _store
+    unknown = [key for key in changes if not hasattr(settings, key)]
+    if unknown:
+        raise ValueError(f"unknown setting {unknown[0]!r}; settings are {', '.join(vars(settings))}")
     for key, value in changes.items():
-        if not hasattr(settings, key):
-            raise ValueError(f"unknown setting {key!r}; settings are {', '.join(vars(settings))}")
         setattr(settings, key, value)
     _store = None
+
+
+@contextmanager
+def configured(**knobs: Any) -> Iterator[Settings]:
+    """Use these knobs for the block, then put back the previous ones and their split store.
+
+    How the demo, the grader, the reference pipelines and tests change settings: a block cannot leak
+    its course, mode or seed into whatever runs next, even when it raises. The block starts with a
+    fresh split store, so a run record written inside it logs only the block's own reads. `settings`
+    is changed in place, so `from course import settings` keeps seeing the active values.
+
+    >>> with configured(epochs=5) as active:
+    ...     active.epochs
+    5
+    >>> settings.epochs == 5
+    False
+    """
+    global _store
+    saved, saved_store = dict(vars(settings)), _store
+    _apply(knobs)
+    try:
+        yield settings
+    finally:
+        for key, value in saved.items():
+            setattr(settings, key, value)
+        _store = saved_store
+
+
+def configure(**changes: Any) -> Settings:
+    """Change knobs for the rest of the process and drop the loaded course. Kept for callers that
+    still set process-wide settings (the demo); new code uses `configured`, which restores them."""
+    _apply(changes)
     return settings
 
 

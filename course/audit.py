@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 import course.slices as slices
+from course.contract import clean_merge_map
 
 HISTOGRAM_BIN_WORDS = 5
 
@@ -24,7 +25,7 @@ def _merge_story(
     raw_labels: dict[str, pd.Series], labels: list[str], merge_map: dict[str, str]
 ) -> tuple[dict, dict[str, pd.Series]]:
     """Merge-map and label-list numbers on the raw rows, plus the merged labels per split."""
-    mapping = {k: v for k, v in merge_map.items() if not k.startswith("_")}
+    mapping = clean_merge_map(merge_map)
     merged = {split: raw.map(mapping).fillna(raw) for split, raw in raw_labels.items()}
     raw_all = pd.concat(list(raw_labels.values()), ignore_index=True)
     merged_all = pd.concat(list(merged.values()), ignore_index=True)

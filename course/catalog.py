@@ -16,9 +16,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from course import synthetic
-from course.config import REAL_CONFIG, CourseConfig, DatasetSpec, load_config, write_config
+from course import synthetic, synthetic_words
+from course.config import (
+    REAL_CONFIG,
+    CourseConfig,
+    DatasetSpec,
+    load_config,
+    write_config,
+)
 from course.contract import Contract, cache_root, load_contract, sha256_file
+from course.errors import InputError
 from course.slices import frequency_tiers
 from course.sources import load_raw
 from course.splits import Splits, build_splits
@@ -69,8 +76,12 @@ def write_course(out_dir: Path, name: str, raw_train, raw_test, contract_files: 
 
 
 def generator_version() -> str:
-    """A hash of the generator's source: a cached course is rebuilt whenever synthetic.py changes."""
-    return hashlib.sha256(Path(synthetic.__file__).read_bytes()).hexdigest()[:10]
+    """A hash of the generator's source and word lists: a cached course is rebuilt whenever
+    synthetic.py or synthetic_words.py changes."""
+    digest = hashlib.sha256()
+    for module in (synthetic, synthetic_words):
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()[:10]
 
 
 def synthetic_course(n_train: int, n_test: int, seed: int = 0) -> Path:
@@ -99,7 +110,7 @@ def config_for(course: str) -> CourseConfig:
         return load_config(synthetic_course(*SYNTHETIC_SIZES[course]))
     if course.endswith(".toml"):
         return load_config(course)
-    raise ValueError(
+    raise InputError(
         f"unknown course {course!r}: use 'real', 'synthetic', 'synthetic-small' or a path to a course.toml"
     )
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from course.config import CONTRACT_FILES, CourseConfig
 from course.errors import UserError
+from course.files import atomic_write
 
 
 class ContractError(UserError, ValueError):
@@ -32,6 +32,16 @@ class Contract:
     val_indices: list[int]
     baseline: dict
     folder: Path
+
+
+def clean_merge_map(raw: dict[str, str]) -> dict[str, str]:
+    """The merge map without its comment entries: the published file documents itself with keys that
+    start with "_", which are not labels and must never relabel a row.
+
+    >>> clean_merge_map({"_note": "old forms", "Old wording": "New wording"})
+    {'Old wording': 'New wording'}
+    """
+    return {k: v for k, v in raw.items() if not k.startswith("_")}
 
 
 def sha256_file(path: Path) -> str:
@@ -68,7 +78,6 @@ def locate(config: CourseConfig, contract_dir: Path | str | None = None) -> Path
 
 def download(url: str, target: Path, timeout: float = 60.0) -> None:
     """Fetch one file atomically: a partial download never sits where a verified file should."""
-    target.parent.mkdir(parents=True, exist_ok=True)
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             payload = response.read()
@@ -77,9 +86,7 @@ def download(url: str, target: Path, timeout: float = 60.0) -> None:
             f"could not download {url} ({err}); on a machine without internet pass "
             f"--contract-dir or set COURSE_CONTRACT_DIR to a folder holding {target.name}"
         ) from err
-    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
-        tmp.write(payload)
-    os.replace(tmp.name, target)
+    atomic_write(target, payload)
 
 
 def _read_json(path: Path):
@@ -131,7 +138,7 @@ def load_contract(config: CourseConfig, contract_dir: Path | str | None = None) 
     merge_raw = _read_json(folder / "label_merge_mapping.json")
     if not isinstance(merge_raw, dict):
         raise ContractError(f"{folder / 'label_merge_mapping.json'}: expected a JSON object")
-    merge_map = {k: v for k, v in merge_raw.items() if not k.startswith("_")}
+    merge_map = clean_merge_map(merge_raw)
     known = set(labels)
     for source, target in merge_map.items():
         if target not in known:

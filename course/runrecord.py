@@ -11,16 +11,15 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import platform
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from course.errors import UserError
+from course.files import atomic_write
 
 SCHEMA = 1
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -40,13 +39,6 @@ def record_path(runs_dir: Path, run: str) -> Path:
     return Path(runs_dir) / f"{run}.json"
 
 
-def _atomic_write(path: Path, payload: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
-        tmp.write(payload)
-    os.replace(tmp.name, path)
-
-
 def write_record(path: Path, record: dict, scores: dict[str, np.ndarray] | None = None) -> Path:
     """Write the record (and its scores file, if any) atomically; returns the record's path."""
     if scores:
@@ -54,9 +46,9 @@ def write_record(path: Path, record: dict, scores: dict[str, np.ndarray] | None 
         np.savez_compressed(buffer, **{k: np.asarray(v, dtype=np.float32) for k, v in scores.items()})
         payload = buffer.getvalue()
         scores_path = path.with_suffix(".scores.npz")
-        _atomic_write(scores_path, payload)
+        atomic_write(scores_path, payload)
         record["scores"] = {"file": scores_path.name, "sha256": hashlib.sha256(payload).hexdigest()}
-    _atomic_write(path, json.dumps(record, indent=1).encode("utf-8"))
+    atomic_write(path, json.dumps(record, indent=1))
     return path
 
 

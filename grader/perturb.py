@@ -25,6 +25,7 @@ import pandas as pd
 
 from course import synthetic
 from course.config import load_config
+from course.contract import clean_merge_map
 
 VARIANTS = ("permuted", "replaced")
 
@@ -61,4 +62,4 @@ def _json(path: Path):
 
 
 def _merge_map(path: Path) -> dict[str, str]:
-    return {k: v for k, v in _json(path).items() if not k.startswith("_")}
+    return clean_merge_map(_json(path))

@@ -5,9 +5,9 @@
 
     result = train(TrainConfig.from_settings(settings, epochs=2), run="week1_modernbert")
 
-Read it top to bottom: the configuration, the data (length-grouped batches, dynamic padding), the
-model, the optimizer and learning-rate schedule, one training step, prediction, checkpoints, and
-`train`, which ties them together. It does what the week-1 homework's HF Trainer does (AdamW,
+Read it top to bottom: the configuration, the model, the optimizer and learning-rate schedule, one
+training step, prediction, and `train`, which ties them together with the data (`batches.py`), the
+device and precision (`precision.py`) and the checkpoints (`checkpoints.py`). It does what the week-1 homework's HF Trainer does (AdamW,
 10% warmup then linear decay, mixed precision, best checkpoint on val macro-F1) with every step in
 view, plus three things the homework leaves on the table:
 
@@ -27,12 +27,8 @@ Works with any `AutoModelForSequenceClassification`: the smoke profile's `tiny-m
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import platform
-import random
-import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -45,6 +41,10 @@ from torch.optim.lr_scheduler import LambdaLR
 from tqdm import tqdm
 
 from course import api, models, profiles
+from reference_solutions import checkpoints, measure
+from reference_solutions.batches import length_grouped_batches, pad_batch, tokenized_splits
+from reference_solutions.checkpoints import LoopState, load_checkpoint
+from reference_solutions.precision import autocast, resolve_device, resolve_precision, seed_everything
 
 Schedule = Literal["linear", "cosine", "constant"]
 ClassWeights = Literal["none", "inverse", "sqrt_inverse"]
@@ -123,95 +123,6 @@ class ModelNotAvailableError(OSError):
 
 
 # ---------------------------------------------------------------------------------------------------
-# Device and precision
-# ---------------------------------------------------------------------------------------------------
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' is CUDA when present, else CPU. Asking for CUDA without one fails now, not mid-run."""
-    resolved = profiles.resolve_device(name)
-    if resolved.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device={name!r} but torch.cuda.is_available() is False; use 'auto' or 'cpu'")
-    return torch.device(resolved)
-
-
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """The precision a run really uses. On GPUs of compute capability >= 8 (A100, L4, H100) bf16: it
-    has fp32's range, so no loss scaling. Below (T4, V100) fp16, whose small range needs the gradient
-    scaler, and bf16 is not fast there. On CPU fp32: autocast there is slower for these models."""
-    if device.type != "cuda":
-        if precision not in ("auto", "fp32"):
-            raise ValueError(f"precision={precision!r} needs a CUDA device; on CPU the engine trains in fp32")
-        return "fp32"
-    if precision != "auto":
-        return precision
-    major, _ = torch.cuda.get_device_capability(device)
-    return "bf16" if major >= 8 else "fp16"
-
-
-def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    """Mixed precision for the forward pass: matmuls in fp16/bf16, softmax, norms and losses in fp32
-    (autocast's own per-op rules). A no-op in fp32."""
-    if precision == "fp32":
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (CPU and every GPU): model init and dropout depend on them."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Data: length-grouped batches, padded per batch
-# ---------------------------------------------------------------------------------------------------
-
-
-def length_grouped_batches(lengths: Sequence[int], batch_size: int, seed: int, epoch: int,
-                           group_by_length: bool = True, mega_batch: int = 50) -> list[list[int]]:
-    """One epoch's batches, as lists of example indices.
-
-    The order comes from a generator seeded by (seed, epoch) alone, not from a global RNG that has
-    been drawn from an unknown number of times, so a resumed run sees exactly the batches an
-    uninterrupted one would. With `group_by_length`: shuffle, cut into mega-batches of `mega_batch`
-    batches, sort each mega-batch by length, cut it into batches, shuffle the batch order. Each batch
-    then holds examples of similar length (little padding) while every epoch's mix stays random. The
-    batch with the longest example goes first, so running out of memory happens at step 1, not later.
-    """
-    rng = np.random.default_rng([seed, epoch])
-    order = rng.permutation(len(lengths))
-    if not group_by_length:
-        return [order[i:i + batch_size].tolist() for i in range(0, len(order), batch_size)]
-    lengths = np.asarray(lengths)
-    size = batch_size * mega_batch
-    chunks = [order[i:i + size] for i in range(0, len(order), size)]
-    order = np.concatenate([chunk[np.argsort(-lengths[chunk], kind="stable")] for chunk in chunks])
-    batches = [order[i:i + batch_size].tolist() for i in range(0, len(order), batch_size)]
-    batches = [batches[i] for i in rng.permutation(len(batches))]
-    longest = max(range(len(batches)), key=lambda b: lengths[batches[b]].max())
-    batches.insert(0, batches.pop(longest))
-    return batches
-
-
-def pad_batch(sequences: Sequence[Sequence[int]], pad_token_id: int,
-              pad_to_multiple_of: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
-    """(input_ids, attention_mask), right-padded to the batch's longest sequence rounded up to a
-    multiple of `pad_to_multiple_of`. Multiples of 8 suit tensor cores and keep the number of distinct
-    shapes small (what torch.compile recompiles for). Decoder classifiers (Qwen2) find their last real
-    token through the pad id, so right padding serves them too."""
-    longest = max(len(s) for s in sequences)
-    width = math.ceil(longest / pad_to_multiple_of) * pad_to_multiple_of
-    input_ids = torch.full((len(sequences), width), pad_token_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(sequences), width), dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        input_ids[row, :len(seq)] = torch.as_tensor(seq, dtype=torch.long)
-        attention_mask[row, :len(seq)] = 1
-    return input_ids, attention_mask
-
-
-# ---------------------------------------------------------------------------------------------------
 # Model and tokenizer
 # ---------------------------------------------------------------------------------------------------
 
@@ -265,6 +176,21 @@ def class_weights(labels: Sequence[int], num_labels: int, kind: str = "sqrt_inve
     weights[present] = counts[present] ** -power
     weights /= weights[present].mean()
     return torch.tensor(weights, dtype=torch.float32)
+
+
+def batch_loss(loss: Loss | None, weight: torch.Tensor | None,
+               device: torch.device) -> Callable[[list[int]], Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]:
+    """`for_batch(indices) -> loss_fn(logits, labels)`: the cross-entropy (class-weighted by `weight`),
+    or `loss` told which train rows the batch holds, so it can look up per-example targets."""
+    if loss is None:
+        cross_entropy = torch.nn.CrossEntropyLoss(weight=weight)
+        return lambda indices: cross_entropy
+
+    def for_batch(indices: list[int]) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        rows = torch.as_tensor(indices, device=device)
+        return lambda logits, labels: loss(logits, labels, rows)
+
+    return for_batch
 
 
 def build_optimizer(model: torch.nn.Module, learning_rate: float, weight_decay: float,
@@ -323,6 +249,20 @@ def train_step(model: torch.nn.Module, batch: dict[str, torch.Tensor], loss_fn: 
     return loss.detach()
 
 
+def read_losses(window: list[tuple[int, float, torch.Tensor]], epoch: int, epochs_done: int,
+                last_path: Path) -> list[float]:
+    """The losses of the steps in `window` ((step, lr, loss) each) as numbers, in one GPU->CPU wait.
+    A NaN or inf stops the run here: every weight update after it would be garbage."""
+    values = torch.stack([w[2] for w in window]).tolist()
+    for (step, step_lr, _), value in zip(window, values):
+        if not math.isfinite(value):
+            kept = f"{last_path} (epoch {epochs_done}) is kept" if epochs_done else "no checkpoint yet"
+            raise NonFiniteLossError(
+                f"loss is {value} at epoch {epoch}, step {step} (learning rate {step_lr:.3g}); "
+                f"stopping, {kept}. Try a lower learning rate; in fp16, try bf16 or fp32.")
+    return values
+
+
 @torch.inference_mode()
 def predict_logits(model: torch.nn.Module, sequences: Sequence[Sequence[int]], pad_token_id: int,
                    batch_size: int, precision: str, pad_to_multiple_of: int = 8) -> np.ndarray:
@@ -367,92 +307,6 @@ def predict_fn(model: torch.nn.Module, tokenizer, config: TrainConfig,
 
 
 # ---------------------------------------------------------------------------------------------------
-# Checkpoints
-# ---------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class LoopState:
-    """The training loop's own counters: together with the weights, optimizer, schedule, scaler and
-    RNG states they are everything a resumed run needs."""
-
-    epoch: int = 0  # epochs completed
-    global_step: int = 0
-    best_val_macro_f1: float = -math.inf
-    best_epoch: int = 0
-    epochs_without_improvement: int = 0
-    history: list[dict] = field(default_factory=list)
-
-
-# Config entries that describe where a model came from or how it is run, not what it computes.
-_IGNORED_CONFIG_KEYS = {"_name_or_path", "transformers_version", "dtype", "torch_dtype", "architectures",
-                        "output_attentions", "output_hidden_states", "return_dict"}
-
-
-def rng_states() -> dict[str, Any]:
-    """Every generator a training step may draw from. Dropout masks come from torch's."""
-    numpy_state = np.random.get_state()
-    return {
-        "python": random.getstate(),
-        "numpy": (numpy_state[0], numpy_state[1].tolist(), *numpy_state[2:]),  # lists: loadable safely
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-    }
-
-
-def restore_rng_states(states: dict[str, Any]) -> None:
-    random.setstate(states["python"])
-    name, keys, *rest = states["numpy"]
-    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), *rest))
-    torch.set_rng_state(states["torch"])
-    if states["cuda"] is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"])
-
-
-def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    scheduler: LambdaLR, scaler: torch.amp.GradScaler, config: TrainConfig,
-                    loop: LoopState) -> None:
-    """Write everything the next epoch depends on. The file is written under a temporary name and
-    renamed: a crash mid-write never replaces the last good checkpoint with half of one."""
-    state = {
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "scaler": scaler.state_dict(),
-        "rng": rng_states(),
-        "loop": asdict(loop),
-        "train_config": config.as_dict(),
-        "model_config": {**model.config.to_dict(), "num_labels": model.config.num_labels},
-    }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """A checkpoint as a dict, on the CPU. `weights_only=True`: tensors and plain Python values only,
-    so loading a checkpoint file cannot run code."""
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
-def check_compatible(checkpoint: dict[str, Any], path: Path, model: torch.nn.Module, config: TrainConfig) -> None:
-    """Refuse a checkpoint made for another model before touching any tensor: `load_state_dict` would
-    otherwise fail with a wall of shape errors or, with equal shapes (other labels), quietly succeed."""
-    saved = {"model_name": checkpoint["train_config"]["model_name"], **checkpoint["model_config"]}
-    current = {"model_name": config.model_name, **model.config.to_dict(), "num_labels": model.config.num_labels}
-    differing = sorted(k for k in saved.keys() | current.keys()
-                       if k not in _IGNORED_CONFIG_KEYS and saved.get(k) != current.get(k))
-    if differing:
-        def short(value: Any) -> str:
-            text = repr(value)
-            return text if len(text) <= 60 else text[:57] + "..."
-        details = "; ".join(f"{k}: checkpoint {short(saved.get(k))}, model {short(current.get(k))}"
-                            for k in differing)
-        raise ValueError(f"checkpoint {path} was made for another model ({details}). Resume with the model "
-                         "it was made for, or start a fresh run without resume_from.")
-
-
-# ---------------------------------------------------------------------------------------------------
 # The run
 # ---------------------------------------------------------------------------------------------------
 
@@ -475,22 +329,37 @@ class TrainResult:
     extra: dict = field(default_factory=dict)  # what the run record's `extra` gets: config, history, costs
 
 
-def peak_memory_mb(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    import resource  # POSIX only, hence imported here
-
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss / 2**20 if sys.platform == "darwin" else rss / 2**10  # macOS reports bytes, Linux KiB
-
-
-def hardware(device: torch.device, precision: str) -> dict[str, Any]:
-    if device.type == "cuda":
-        major, minor = torch.cuda.get_device_capability(device)
-        return {"device": "cuda", "name": torch.cuda.get_device_name(device),
-                "compute_capability": f"{major}.{minor}", "precision": precision}
-    return {"device": "cpu", "name": platform.processor() or platform.machine(), "compute_capability": None,
-            "precision": precision, "threads": torch.get_num_threads()}
+def summarise(model: torch.nn.Module, tokenizer, loop: LoopState, val_probs: np.ndarray, completed: bool,
+              config: TrainConfig, device: torch.device, precision: str, wall_seconds: float,
+              resume_from: str | Path | None, loss: Loss | None) -> TrainResult:
+    """The run's result, and the `extra` its run record gets: config, history, throughput, memory,
+    hardware, parameter counts. Throughput counts training time only, not evaluation."""
+    seconds = sum(h["seconds"] for h in loop.history)
+    result = TrainResult(
+        model=model, tokenizer=tokenizer, history=loop.history, best_epoch=loop.best_epoch,
+        best_val_macro_f1=loop.best_val_macro_f1, val_predictions=val_probs, record_path=None,
+        completed=completed, train_examples_per_s=sum(h["examples"] for h in loop.history) / seconds,
+        train_tokens_per_s=sum(h["tokens"] for h in loop.history) / seconds,
+        wall_seconds=wall_seconds, peak_memory_mb=measure.peak_memory_mb(device), config=config)
+    result.extra = {
+        "engine": __name__,
+        "config": config.as_dict(),
+        "seed": config.seed,
+        "history": loop.history,
+        "best_epoch": loop.best_epoch,
+        "best_val_macro_f1": loop.best_val_macro_f1,
+        "resumed_from": str(resume_from) if resume_from is not None else None,
+        "wall_seconds": result.wall_seconds,
+        "throughput": {"train_examples_per_s": result.train_examples_per_s,
+                       "train_tokens_per_s": result.train_tokens_per_s, "tokens": "real (unpadded)"},
+        "peak_memory_mb": result.peak_memory_mb,
+        "peak_memory_kind": "cuda_max_allocated" if device.type == "cuda" else "process_max_rss",
+        "hardware": measure.hardware(device, precision),
+        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "total_parameters": sum(p.numel() for p in model.parameters()),
+        "loss": "cross_entropy" if loss is None else getattr(loss, "__name__", type(loss).__name__),
+    }
+    return result
 
 
 def train(config: TrainConfig, *, run: str | None = None, resume_from: str | Path | None = None,
@@ -516,59 +385,35 @@ def train(config: TrainConfig, *, run: str | None = None, resume_from: str | Pat
 
     # Data: tokenized once, unpadded; batches are padded as they are built.
     tokenizer = tokenizer if tokenizer is not None else load_tokenizer(config.model_name)
-    train_ds, val_ds = api.load_course_data(tokenizer=tokenizer, max_length=config.max_length)
-    for split, ds in (("train", train_ds), ("val", val_ds)):
-        if len(ds) == 0:
-            raise ValueError(f"the {split} split is empty: nothing to train on or select with (check the course "
-                             f"data and course.settings.max_train_examples={api.settings.max_train_examples})")
-    train_ids, train_labels = list(train_ds["input_ids"]), np.asarray(train_ds["label"])
-    val_ids, val_labels = list(val_ds["input_ids"]), np.asarray(val_ds["label"])
-    lengths = np.array([len(s) for s in train_ids])
-    labels = train_ds.features["label"].names
-    pad_id = tokenizer.pad_token_id
+    data = tokenized_splits(tokenizer, config.max_length)
 
     # Model.
-    model = model if model is not None else load_model(config.model_name, tokenizer, labels)
+    model = model if model is not None else load_model(config.model_name, tokenizer, data.labels)
     if model.config.pad_token_id is None:  # decoders pool at the last non-pad token and need its id
-        model.config.pad_token_id = pad_id
+        model.config.pad_token_id = data.pad_id
     model.to(device)
     forward = torch.compile(model) if config.compile else model  # checkpoints save `model`, never the wrapper
 
     def predict_val() -> np.ndarray:
-        return predict_probs(model, val_ids, pad_id, config.eval_batch_size, precision, config.pad_to_multiple_of)
+        return predict_probs(model, data.val_ids, data.pad_id, config.eval_batch_size, precision,
+                             config.pad_to_multiple_of)
 
     # Optimizer, schedule, loss.
-    steps_per_epoch = math.ceil(len(train_ids) / config.batch_size)
-    total_steps = steps_per_epoch * config.epochs
-    warmup_steps = round(config.warmup_ratio * total_steps)
+    total_steps = math.ceil(len(data.train_ids) / config.batch_size) * config.epochs
     optimizer = build_optimizer(model, config.learning_rate, config.weight_decay, fused=device.type == "cuda")
-    scheduler = build_scheduler(optimizer, warmup_steps, total_steps, config.schedule)
+    scheduler = build_scheduler(optimizer, round(config.warmup_ratio * total_steps), total_steps, config.schedule)
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     weight = None if config.class_weights == "none" else \
-        class_weights(train_labels, len(labels), config.class_weights).to(device)
-    cross_entropy = torch.nn.CrossEntropyLoss(weight=weight)
+        class_weights(data.train_labels, len(data.labels), config.class_weights).to(device)
+    loss_for = batch_loss(loss, weight, device)
 
     # Checkpoints: start fresh, or continue where `resume_from` stopped.
     config.output_dir.mkdir(parents=True, exist_ok=True)
     last_path, best_path = config.output_dir / "last.pt", config.output_dir / "best.pt"
-    loop = LoopState()
-    if resume_from is not None:
-        resume_from = Path(resume_from)
-        checkpoint = load_checkpoint(resume_from)
-        check_compatible(checkpoint, resume_from, model, config)
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        scheduler.load_state_dict(checkpoint["scheduler"])
-        scaler.load_state_dict(checkpoint["scaler"])
-        restore_rng_states(checkpoint["rng"])
-        loop = LoopState(**checkpoint["loop"])
-        if not best_path.is_file():
-            raise FileNotFoundError(f"{best_path} is missing: resume with output_dir set to the interrupted "
-                                    f"run's folder (the one holding {resume_from.name} and best.pt)")
-        print(f"resumed from {resume_from}: epoch {loop.epoch} done, step {loop.global_step}")
+    loop = LoopState() if resume_from is None else \
+        checkpoints.resume(Path(resume_from), model, optimizer, scheduler, scaler, config)
 
     completed = True
-    val_probs = None
     for epoch in range(loop.epoch + 1, config.epochs + 1):
         patience = config.early_stopping_patience
         if patience is not None and loop.epochs_without_improvement >= patience:
@@ -577,36 +422,24 @@ def train(config: TrainConfig, *, run: str | None = None, resume_from: str | Pat
 
         # Train one epoch.
         model.train()
-        batches = length_grouped_batches(lengths, config.batch_size, config.seed, epoch, config.group_by_length)
+        batches = length_grouped_batches(data.lengths, config.batch_size, config.seed, epoch, config.group_by_length)
         bar = tqdm(total=len(batches), desc=f"epoch {epoch}/{config.epochs}", leave=False,
                    disable=config.disable_progress or not sys.stderr.isatty())
         window: list[tuple[int, float, torch.Tensor]] = []  # (step, lr, loss) not yet read on the CPU
         loss_sum, examples, tokens = 0.0, 0, 0
         epoch_start = time.perf_counter()
         for batch_number, indices in enumerate(batches, start=1):
-            input_ids, attention_mask = pad_batch([train_ids[j] for j in indices], pad_id, config.pad_to_multiple_of)
-            batch = {"input_ids": input_ids.to(device), "attention_mask": attention_mask.to(device),
-                     "labels": torch.as_tensor(train_labels[indices]).to(device)}
+            batch = data.train_batch(indices, config.pad_to_multiple_of, device)
             lr = scheduler.get_last_lr()[0]
-            if loss is None:
-                loss_fn = cross_entropy
-            else:
-                rows = torch.as_tensor(indices, device=device)
-                loss_fn = lambda logits, labels, rows=rows: loss(logits, labels, rows)  # noqa: E731
-            step_loss = train_step(forward, batch, loss_fn, optimizer, scheduler, scaler, precision, config.grad_clip)
+            step_loss = train_step(forward, batch, loss_for(indices), optimizer, scheduler, scaler, precision,
+                                   config.grad_clip)
             loop.global_step += 1
             window.append((loop.global_step, lr, step_loss))
             examples += len(indices)
-            tokens += int(lengths[indices].sum())
+            tokens += int(data.lengths[indices].sum())
             bar.update(1)
             if len(window) == LOG_EVERY or batch_number == len(batches):
-                values = torch.stack([w[2] for w in window]).tolist()  # one GPU->CPU wait per window
-                for (step, step_lr, _), value in zip(window, values):
-                    if not math.isfinite(value):
-                        kept = f"{last_path} (epoch {loop.epoch}) is kept" if loop.epoch else "no checkpoint yet"
-                        raise NonFiniteLossError(
-                            f"loss is {value} at epoch {epoch}, step {step} (learning rate {step_lr:.3g}); "
-                            f"stopping, {kept}. Try a lower learning rate; in fp16, try bf16 or fp32.")
+                values = read_losses(window, epoch, loop.epoch, last_path)  # one GPU->CPU wait per window
                 loss_sum += sum(values)
                 window.clear()
                 bar.set_postfix(loss=f"{values[-1]:.4f}", lr=f"{lr:.2e}",
@@ -617,7 +450,7 @@ def train(config: TrainConfig, *, run: str | None = None, resume_from: str | Pat
         # Evaluate on val; keep the best epoch.
         eval_start = time.perf_counter()
         val_probs = predict_val()
-        metrics = api.evaluate(val_labels, val_probs)
+        metrics = api.evaluate(data.val_labels, val_probs)
         loop.history.append({
             "epoch": epoch, "train_loss": loss_sum / len(batches), "val_macro_f1": metrics["macro_f1"],
             "val_accuracy": metrics["accuracy"], "val_tier_f1": metrics.get("tier_f1"),
@@ -625,16 +458,10 @@ def train(config: TrainConfig, *, run: str | None = None, resume_from: str | Pat
             "eval_seconds": time.perf_counter() - eval_start, "examples": examples, "tokens": tokens,
             "examples_per_s": examples / train_seconds, "tokens_per_s": tokens / train_seconds,
         })
-        improved = metrics["macro_f1"] > loop.best_val_macro_f1
+        improved = loop.end_epoch(epoch, metrics["macro_f1"])
+        checkpoints.save_checkpoint(last_path, model, optimizer, scheduler, scaler, config, loop)
         if improved:
-            loop.best_val_macro_f1, loop.best_epoch, loop.epochs_without_improvement = metrics["macro_f1"], epoch, 0
-        else:
-            loop.epochs_without_improvement += 1
-        loop.epoch = epoch
-        save_checkpoint(last_path, model, optimizer, scheduler, scaler, config, loop)
-        if improved:  # copy, then rename: best.pt is never half-written either
-            shutil.copyfile(last_path, best_path.with_name("best.pt.tmp"))
-            os.replace(best_path.with_name("best.pt.tmp"), best_path)
+            checkpoints.keep_best(last_path, best_path)
         print(f"epoch {epoch}: train loss {loop.history[-1]['train_loss']:.4f}, val macro-F1 "
               f"{metrics['macro_f1']:.4f}, accuracy {metrics['accuracy']:.4f}, {train_seconds:.1f} s, "
               f"{examples / train_seconds:.0f} examples/s{'  (best)' if improved else ''}")
@@ -647,31 +474,8 @@ def train(config: TrainConfig, *, run: str | None = None, resume_from: str | Pat
         model.load_state_dict(load_checkpoint(best_path)["model"])
         val_probs = predict_val()
 
-    seconds = sum(h["seconds"] for h in loop.history)
-    result = TrainResult(
-        model=model, tokenizer=tokenizer, history=loop.history, best_epoch=loop.best_epoch,
-        best_val_macro_f1=loop.best_val_macro_f1, val_predictions=val_probs, record_path=None,
-        completed=completed, train_examples_per_s=sum(h["examples"] for h in loop.history) / seconds,
-        train_tokens_per_s=sum(h["tokens"] for h in loop.history) / seconds,
-        wall_seconds=time.perf_counter() - wall_start, peak_memory_mb=peak_memory_mb(device), config=config)
-    result.extra = {
-        "engine": __name__,
-        "config": config.as_dict(),
-        "seed": config.seed,
-        "history": loop.history,
-        "best_epoch": loop.best_epoch,
-        "best_val_macro_f1": loop.best_val_macro_f1,
-        "resumed_from": str(resume_from) if resume_from is not None else None,
-        "wall_seconds": result.wall_seconds,
-        "throughput": {"train_examples_per_s": result.train_examples_per_s,
-                       "train_tokens_per_s": result.train_tokens_per_s, "tokens": "real (unpadded)"},
-        "peak_memory_mb": result.peak_memory_mb,
-        "peak_memory_kind": "cuda_max_allocated" if device.type == "cuda" else "process_max_rss",
-        "hardware": hardware(device, precision),
-        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
-        "total_parameters": sum(p.numel() for p in model.parameters()),
-        "loss": "cross_entropy" if loss is None else getattr(loss, "__name__", type(loss).__name__),
-    }
+    result = summarise(model, tokenizer, loop, val_probs, completed, config, device, precision,
+                       time.perf_counter() - wall_start, resume_from, loss)
     if run is not None and completed:
         shown = api.final_evaluation(predict_fn(model, tokenizer, config), run=run,
                                      extra={**result.extra, **(extra or {})})

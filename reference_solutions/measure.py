@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import io
 import os
+import platform
+import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -101,3 +103,24 @@ class PeakMemory:
     @property
     def kind(self) -> str:
         return "cuda_max_allocated" if self.device.type == "cuda" else "cpu_rss_growth_sampled"
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """A training run's memory cost: CUDA max allocated since the run reset the counter, or on CPU the
+    process's max resident set size (which includes whatever ran before)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    import resource  # POSIX only, hence imported here
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 2**20 if sys.platform == "darwin" else rss / 2**10  # macOS reports bytes, Linux KiB
+
+
+def hardware(device: torch.device, precision: str) -> dict[str, Any]:
+    """What a run ran on, so its throughput can be compared with runs on other machines."""
+    if device.type == "cuda":
+        major, minor = torch.cuda.get_device_capability(device)
+        return {"device": "cuda", "name": torch.cuda.get_device_name(device),
+                "compute_capability": f"{major}.{minor}", "precision": precision}
+    return {"device": "cpu", "name": platform.processor() or platform.machine(), "compute_capability": None,
+            "precision": precision, "threads": torch.get_num_threads()}

@@ -85,16 +85,11 @@ def collect(root: Path) -> tuple[pd.DataFrame, list[str]]:
 
 def pareto_front(frame: pd.DataFrame, maximise: str = "val_macro_f1",
                  minimise: tuple[str, ...] = ("latency_ms",)) -> list:
-    """Index labels of the rows no other row beats: at least as good on every axis, better on one."""
-    front = []
-    for a, row in frame.iterrows():
-        dominated = any(
-            other[maximise] >= row[maximise] and all(other[m] <= row[m] for m in minimise)
-            and (other[maximise] > row[maximise] or any(other[m] < row[m] for m in minimise))
-            for b, other in frame.iterrows() if b != a)
-        if not dominated:
-            front.append(a)
-    return front
+    """Index labels of the rows no other row beats (`course.metrics.pareto_front`) on `maximise` and
+    the `minimise` columns: the report and week 5 name runs, the metric works on positions."""
+    columns = [maximise, *minimise]
+    on_front = metrics.pareto_front(frame[columns].to_numpy(dtype=float), [True] + [False] * len(minimise))
+    return [frame.index[i] for i in on_front]
 
 
 def pareto_plot(frame: pd.DataFrame, on_front: list[str], out: Path, x: str = "latency_ms",

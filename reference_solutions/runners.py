@@ -1,18 +1,20 @@
 """The reference pipelines of weeks 3 to 6: each trains (or reuses) a model through the engine,
 measures what its week asks about, and writes a run record through `course.final_evaluation`.
 
-A runner is `runner(week, name, seed) -> record path`. The record's `extra["summary"]` holds the
-week's key numbers as flat values (latency, size, ECE, trainable share, ...): the week's summary
-table and the recommendation report read them from there. Models that several pipelines share (the
-week-1-recipe encoder that weeks 4 and 5 analyse and compress, week 6's teacher) are trained once per
-process and seed, and kept in `_TRAINED`.
+A runner is `runner(job) -> record path`, where the `Job` names the week, pipeline and seed. It runs
+inside `api.configured(seed=job.seed)` (weeks.py), so the seed that draws the capped train sample is
+the run's. The record's `extra["summary"]` holds the week's key numbers as flat values (latency, size,
+ECE, trainable share, ...): the week's summary table and the recommendation report read them from
+there. Models that several pipelines share (the week-1-recipe encoder that weeks 4 and 5 analyse and
+compress, week 6's teacher) are trained once per seed and kept in the job's `TrainedModels`.
 """
 
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -21,34 +23,63 @@ from course import api, metrics
 from reference_solutions import analysis, calibration, compression, distill, engine, lora, measure
 from reference_solutions.engine import TrainConfig, TrainResult
 
-Runner = Callable[[str, str, int], Path]
-_TRAINED: dict[tuple, TrainResult] = {}
 LATENCY_TEXTS = 64  # val texts timed: batch 1 over 20 of them, batch 32 over the rest
+
+
+def checkpoint_dir(tag: str) -> Path:
+    """Where a run keeps its checkpoints: beside the runs folder, so one output folder holds a week."""
+    return api.settings.runs_dir.parent / "checkpoints" / tag
+
+
+class TrainedModels:
+    """The week-1 recipe's models that several pipelines share, trained once per course, model, seed
+    and recipe. The caller (`weeks.run_week`) makes one per week, so a trained model lives exactly as
+    long as the week that needs it and never carries over into another week, test or profile."""
+
+    def __init__(self) -> None:
+        self._results: dict[tuple, TrainResult] = {}
+
+    def get(self, seed: int, tag: str, **overrides: Any) -> TrainResult:
+        """The week-1 recipe (profile knobs + `overrides`) for `seed`, trained on first request."""
+        s = api.settings
+        key = (s.course, s.model_name, seed, tag, tuple(sorted(overrides.items())))
+        if key not in self._results:
+            config = TrainConfig.from_settings(s, seed=seed, output_dir=checkpoint_dir(f"{tag}_s{seed}"),
+                                               disable_progress=True, **overrides)
+            self._results[key] = engine.train(config)
+        return self._results[key]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run of one pipeline: its week, name and seed, and the week's shared models."""
+
+    week: str
+    pipeline: str
+    seed: int
+    models: TrainedModels
+
+    @property
+    def run(self) -> str:
+        """The run's name: its record is `runs/<run>.json`, its checkpoints `checkpoints/<run>`."""
+        return f"{self.week}_{self.pipeline}_s{self.seed}"
+
+    def record(self, predict: Callable[[list[str]], np.ndarray], extra: dict) -> Path:
+        """Score `predict` through `course.final_evaluation` under this run's name; the record's path."""
+        return Path(api.final_evaluation(predict, run=self.run, extra=extra)["record"])
+
+
+Runner = Callable[[Job], Path]
 
 
 def _labels() -> list[str]:
     return list(api.store().data.contract.labels)
 
 
-def _checkpoints(tag: str) -> Path:
-    return api.settings.runs_dir.parent / "checkpoints" / tag
-
-
 def _val_sequences(tokenizer, max_length: int) -> tuple[list[list[int]], np.ndarray, list[str], list[str]]:
     """Val token ids, labels, texts and ids, in `load_course_data` order."""
     _, val = api.load_course_data(tokenizer=tokenizer, max_length=max_length)
     return list(val["input_ids"]), np.asarray(val["label"]), list(val["text"]), list(val["id"])
-
-
-def trained(seed: int, tag: str, **overrides) -> TrainResult:
-    """The week-1 recipe (profile knobs + `overrides`) trained once per process, course, seed and tag."""
-    key = (api.settings.course, api.settings.model_name, seed, tag, tuple(sorted(overrides.items())))
-    if key not in _TRAINED:
-        api.configure(seed=seed)
-        config = TrainConfig.from_settings(api.settings, seed=seed, output_dir=_checkpoints(f"{tag}_s{seed}"),
-                                           disable_progress=True, **overrides)
-        _TRAINED[key] = engine.train(config)
-    return _TRAINED[key]
 
 
 def _latency(predict: Callable[[list[str]], np.ndarray], texts: list[str]) -> dict[str, float]:
@@ -86,14 +117,12 @@ def lora_recipe(kind: str) -> dict:
 def lora_runner(kind: str, class_weights: str = "none", r: int = 16, alpha: int = 32) -> Runner:
     """Train LoRA adapters (and the head) on the encoder or decoder; check that a saved adapter reloads
     and that merging leaves the logits unchanged; time the merged model at batch 1 and 32."""
-    def run(week: str, name: str, seed: int) -> Path:
-        api.configure(seed=seed)
-        recipe = lora_recipe(kind)
-        config = TrainConfig.from_settings(api.settings, seed=seed, class_weights=class_weights,
-                                           output_dir=_checkpoints(f"{week}_{name}_s{seed}"),
-                                           disable_progress=True, **recipe)
+    def run(job: Job) -> Path:
+        config = TrainConfig.from_settings(api.settings, seed=job.seed, class_weights=class_weights,
+                                           output_dir=checkpoint_dir(job.run), disable_progress=True,
+                                           **lora_recipe(kind))
         tokenizer = engine.load_tokenizer(config.model_name)
-        engine.seed_everything(seed)
+        engine.seed_everything(job.seed)
         model = lora.with_lora(engine.load_model(config.model_name, tokenizer, _labels()), kind, r, alpha)
         counts = lora.parameter_counts(model)
         result = engine.train(config, model=model, tokenizer=tokenizer)
@@ -103,7 +132,7 @@ def lora_runner(kind: str, class_weights: str = "none", r: int = 16, alpha: int 
             return engine.predict_logits(m, sequences, tokenizer.pad_token_id, config.eval_batch_size, "fp32")
 
         adapted = logits(model)
-        engine.seed_everything(seed)  # the same base weights the adapter was trained on
+        engine.seed_everything(job.seed)  # the same base weights the adapter was trained on
         folder = Path(tempfile.mkdtemp(prefix="lora-adapter-"))
         reloaded = lora.reload_adapter(model, engine.load_model(config.model_name, tokenizer, _labels()), folder)
         reloaded_diff = float(np.abs(logits(reloaded) - adapted).max())
@@ -119,7 +148,7 @@ def lora_runner(kind: str, class_weights: str = "none", r: int = 16, alpha: int 
                    "train_seconds": sum(h["seconds"] for h in result.history)}
         extra = {**result.extra, "lora": {"kind": kind, "r": r, "alpha": alpha, "targets": lora.TARGETS[kind],
                                           "modules_to_save": lora.HEADS[kind]}, "summary": summary}
-        return Path(api.final_evaluation(predict, run=f"{week}_{name}_s{seed}", extra=extra)["record"])
+        return job.record(predict, extra)
     return run
 
 
@@ -130,11 +159,10 @@ def lora_runner(kind: str, class_weights: str = "none", r: int = 16, alpha: int 
 
 def encoder_runner(**overrides) -> Runner:
     """The week-1 recipe's encoder (`overrides`: e.g. class weights), recorded as this week's run."""
-    def run(week: str, name: str, seed: int) -> Path:
-        result = trained(seed, "encoder", **overrides)
+    def run(job: Job) -> Path:
+        result = job.models.get(job.seed, "encoder", **overrides)
         predict = engine.predict_fn(result.model, result.tokenizer, result.config)
-        extra = {**result.extra, "summary": _calibration_summary(result)}
-        return Path(api.final_evaluation(predict, run=f"{week}_{name}_s{seed}", extra=extra)["record"])
+        return job.record(predict, {**result.extra, "summary": _calibration_summary(result)})
     return run
 
 
@@ -149,12 +177,11 @@ def _calibration_summary(result: TrainResult) -> dict:
 def calibrated_runner() -> Runner:
     """The week-1 encoder with a temperature fitted on the even val rows: same predictions, better
     probabilities. The record's scores are the calibrated probabilities."""
-    def run(week: str, name: str, seed: int) -> Path:
-        result = trained(seed, "encoder")
+    def run(job: Job) -> Path:
+        result = job.models.get(job.seed, "encoder")
         summary = _calibration_summary(result)
         predict = engine.predict_fn(result.model, result.tokenizer, result.config, summary["temperature"])
-        extra = {**result.extra, "calibration": summary, "summary": summary}
-        return Path(api.final_evaluation(predict, run=f"{week}_{name}_s{seed}", extra=extra)["record"])
+        return job.record(predict, {**result.extra, "calibration": summary, "summary": summary})
     return run
 
 
@@ -163,9 +190,9 @@ def calibrated_runner() -> Runner:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _saved_encoder(seed: int) -> tuple[TrainResult, Path]:
-    result = trained(seed, "encoder")
-    folder = _checkpoints(f"encoder_s{seed}") / "saved"
+def _saved_encoder(job: Job) -> tuple[TrainResult, Path]:
+    result = job.models.get(job.seed, "encoder")
+    folder = checkpoint_dir(f"encoder_s{job.seed}") / "saved"
     if not (folder / "config.json").is_file():
         result.model.save_pretrained(folder)
     return result, folder
@@ -175,8 +202,8 @@ def quantized_runner(precision: str) -> Runner:
     """The week-1 encoder reloaded at `precision`: weight size, peak memory, latency, val macro-F1 and
     tail F1 against full precision (paired bootstrap), flipped predictions, ECE after temperature
     scaling. Predictions are scored with the temperature fitted on the even val rows."""
-    def run(week: str, name: str, seed: int) -> Path:
-        result, folder = _saved_encoder(seed)
+    def run(job: Job) -> Path:
+        result, folder = _saved_encoder(job)
         config, tokenizer = result.config, result.tokenizer
         device = engine.resolve_device(config.device)
         sequences, labels, texts, _ = _val_sequences(tokenizer, config.max_length)
@@ -200,8 +227,8 @@ def quantized_runner(precision: str) -> Runner:
                    "ece_after": calibrated["ece_after"], "train_seconds": sum(h["seconds"] for h in result.history)}
         if precision in ("int8", "nf4"):
             summary["layers"] = compression.quantized_layers(variant.model)
-        extra = {"base_run": result.extra, "summary": summary, "paired_bootstrap": deltas.to_dict("records")}
-        return Path(api.final_evaluation(predict, run=f"{week}_{name}_s{seed}", extra=extra)["record"])
+        return job.record(predict, {"base_run": result.extra, "summary": summary,
+                                    "paired_bootstrap": deltas.to_dict("records")})
     return run
 
 
@@ -212,62 +239,60 @@ def quantized_runner(precision: str) -> Runner:
 KD_GRID = tuple((T, alpha) for T in (1.0, 4.0, 8.0) for alpha in (0.7, 0.9))  # the week-6 homework's grid
 
 
-def _teacher(seed: int) -> TrainResult:
+def _teacher(job: Job) -> TrainResult:
     """The week-1 encoder trained one epoch longer, on train only."""
-    return trained(seed, "teacher", epochs=api.settings.epochs + 1)
+    return job.models.get(job.seed, "teacher", epochs=api.settings.epochs + 1)
 
 
-def _student(seed: int, tag: str, loss: engine.Loss | None) -> TrainResult:
+def _student(job: Job, tag: str, loss: engine.Loss | None) -> TrainResult:
     """A student with half the teacher's layers, trained with the week-1 recipe and `loss`."""
-    api.configure(seed=seed)
-    teacher = _teacher(seed)
-    config = TrainConfig.from_settings(api.settings, seed=seed, output_dir=_checkpoints(f"student_{tag}_s{seed}"),
-                                       disable_progress=True)
-    engine.seed_everything(seed)
+    teacher = _teacher(job)
+    config = TrainConfig.from_settings(api.settings, seed=job.seed, disable_progress=True,
+                                       output_dir=checkpoint_dir(f"student_{tag}_s{job.seed}"))
+    engine.seed_everything(job.seed)
     layers = max(1, teacher.model.config.num_hidden_layers // 2)
     model = engine.load_model(config.model_name, teacher.tokenizer, _labels(), num_hidden_layers=layers)
     return engine.train(config, model=model, tokenizer=teacher.tokenizer, loss=loss)
 
 
-def _student_record(week: str, name: str, seed: int, result: TrainResult, extra: dict) -> Path:
+def _student_record(job: Job, result: TrainResult, extra: dict) -> Path:
     summary = {**_calibration_summary(result), "layers": result.model.config.num_hidden_layers,
                "total_parameters": sum(p.numel() for p in result.model.parameters())}
     sequences, _, texts, _ = _val_sequences(result.tokenizer, result.config.max_length)
     predict = engine.predict_fn(result.model, result.tokenizer, result.config)
     latency = _latency(predict, texts)
     summary.update(latency_bs1_ms=latency["bs1_ms"], latency_bs32_ms=latency["bs32_ms"])
-    return Path(api.final_evaluation(predict, run=f"{week}_{name}_s{seed}",
-                                     extra={**result.extra, **extra, "summary": summary})["record"])
+    return job.record(predict, {**result.extra, **extra, "summary": summary})
 
 
 def teacher_runner() -> Runner:
-    def run(week: str, name: str, seed: int) -> Path:
-        return _student_record(week, name, seed, _teacher(seed), {"role": "teacher, trained on train only"})
+    def run(job: Job) -> Path:
+        return _student_record(job, _teacher(job), {"role": "teacher, trained on train only"})
     return run
 
 
 def vanilla_student_runner() -> Runner:
-    def run(week: str, name: str, seed: int) -> Path:
-        return _student_record(week, name, seed, _student(seed, "vanilla", None), {"role": "student, no teacher"})
+    def run(job: Job) -> Path:
+        return _student_record(job, _student(job, "vanilla", None), {"role": "student, no teacher"})
     return run
 
 
 def distilled_student_runner(grid: tuple = KD_GRID) -> Runner:
     """One student per (T, alpha) of `grid` on the cached teacher logits; the best on val macro-F1 is
     recorded, with the whole grid in `extra["kd_grid"]`."""
-    def run(week: str, name: str, seed: int) -> Path:
-        teacher = _teacher(seed)
-        teacher_logits = distill.cached_teacher_logits(teacher, teacher.config, _checkpoints("teacher_logits"),
-                                                       f"teacher_s{seed}")
+    def run(job: Job) -> Path:
+        teacher = _teacher(job)
+        teacher_logits = distill.cached_teacher_logits(teacher, teacher.config, checkpoint_dir("teacher_logits"),
+                                                       f"teacher_s{job.seed}")
         candidates, best = [], None
         for T, alpha in grid:
-            result = _student(seed, f"kd_T{T:g}_a{alpha:g}", distill.KDLoss(teacher_logits, T, alpha))
+            result = _student(job, f"kd_T{T:g}_a{alpha:g}", distill.KDLoss(teacher_logits, T, alpha))
             candidates.append({"name": f"T{T:g}_a{alpha:g}", "T": T, "alpha": alpha,
                                "val_macro_f1": result.best_val_macro_f1})
             if best is None or result.best_val_macro_f1 > best[1].best_val_macro_f1:
                 best = (candidates[-1], result)
         chosen, result = best
-        return _student_record(week, name, seed, result, {
+        return _student_record(job, result, {
             "role": "student distilled from the train-only teacher", "kd_grid": candidates,
             "candidates": candidates, "chosen": chosen["name"], "kd": {"T": chosen["T"], "alpha": chosen["alpha"]}})
     return run

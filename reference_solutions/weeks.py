@@ -18,29 +18,32 @@ import numpy as np
 import pandas as pd
 
 from course import api
+from course import bands as bands_mod
+from course.bands import Band
+from course.errors import InputError
 from course.profiles import from_env
 from course.runrecord import read_record
-from reference_solutions import analysis
-from course import bands as bands_mod
-from reference_solutions import runners, summaries
+from reference_solutions import analysis, runners, summaries
 from reference_solutions.baselines import run_baseline
 from reference_solutions.engine import TrainConfig, train
 
 SEEDS = (42, 123, 7)  # the course's SEED=42, its week-2 second seed 123, and one more
 
 
-def use_profile(profile: str, out_dir: Path) -> None:
-    """Point the student API at a profile's course and knobs, with records under `out_dir/runs`."""
-    knobs = vars(from_env({"COURSE_PROFILE": profile}))
-    api.configure(**{**knobs, "runs_dir": out_dir / "runs", "mode": "self-check"})
+Pipeline = Callable[[runners.Job], dict]  # one run of one pipeline -> its row of the week's table
 
 
-def _row(week: str, pipeline: str, seed: int, record: dict, seconds: float) -> dict:
+def profile_knobs(profile: str, out_dir: Path) -> dict:
+    """The knobs of a profile's course, with records under `out_dir/runs`, for `api.configured`."""
+    return {**vars(from_env({"COURSE_PROFILE": profile})), "runs_dir": out_dir / "runs", "mode": "self-check"}
+
+
+def _row(job: runners.Job, record: dict, seconds: float) -> dict:
     val = record["metrics"]["val"]
     test = record["metrics"].get("test", {})
     tiers = val.get("tier_f1", {})
     return {
-        "week": week, "pipeline": pipeline, "seed": seed,
+        "week": job.week, "pipeline": job.pipeline, "seed": job.seed,
         "val_accuracy": val["accuracy"], "val_macro_f1": val["macro_f1"], "val_weighted_f1": val["weighted_f1"],
         "val_zero_f1": val["zero_f1_classes"], "head_f1": tiers.get("head"), "mid_f1": tiers.get("mid"),
         "tail_f1": tiers.get("tail"), "test_macro_f1": test.get("macro_f1"), "seconds": round(seconds, 2),
@@ -49,40 +52,44 @@ def _row(week: str, pipeline: str, seed: int, record: dict, seconds: float) -> d
     }
 
 
-def baseline(kind: str) -> Callable[[str, str, int], dict]:
-    def run(week: str, name: str, seed: int) -> dict:
-        api.configure(seed=seed)  # the seed also draws the capped train sample
-        start = time.perf_counter()
-        shown = run_baseline(kind, run=f"{week}_{name}_s{seed}", extra={"seed": seed})
-        return _row(week, name, seed, read_record(Path(shown["record"])), time.perf_counter() - start)
+def _timed_row(job: runners.Job, produce: Callable[[], Path]) -> dict:
+    """Run one pipeline for one seed in its own settings scope and make its record a row of the table.
+    The seed also draws the capped train sample; the scope's fresh split store gives the record the
+    run's own access log."""
+    start = time.perf_counter()
+    with api.configured(seed=job.seed):
+        path = produce()
+    return _row(job, read_record(path), time.perf_counter() - start)
+
+
+def baseline(kind: str) -> Pipeline:
+    """A week-1 baseline (`baselines.KINDS`) through the student API, as a row of the week's table."""
+    def run(job: runners.Job) -> dict:
+        return _timed_row(job, lambda: Path(run_baseline(kind, run=job.run, extra={"seed": job.seed})["record"]))
     return run
 
 
-def finetune(**overrides) -> Callable[[str, str, int], dict]:
+def finetune(**overrides) -> Pipeline:
     """A fine-tune with the profile's knobs plus `overrides` (full profile: the course's recipe)."""
-    def run(week: str, name: str, seed: int) -> dict:
-        api.configure(seed=seed)
-        start = time.perf_counter()
-        out = api.settings.runs_dir.parent / "checkpoints" / f"{week}_{name}_s{seed}"
-        config = TrainConfig.from_settings(api.settings, seed=seed, output_dir=out, disable_progress=True,
-                                           **overrides)
-        result = train(config, run=f"{week}_{name}_s{seed}")
-        return _row(week, name, seed, read_record(result.record_path), time.perf_counter() - start)
+    def run(job: runners.Job) -> dict:
+        def produce() -> Path:
+            config = TrainConfig.from_settings(api.settings, seed=job.seed, output_dir=runners.checkpoint_dir(job.run),
+                                               disable_progress=True, **overrides)
+            return train(config, run=job.run).record_path
+        return _timed_row(job, produce)
     return run
 
 
-def timed(runner: runners.Runner) -> Callable[[str, str, int], dict]:
+def timed(runner: runners.Runner) -> Pipeline:
     """A week-3..6 runner (which returns its record's path) as a row of the week's table."""
-    def run(week: str, name: str, seed: int) -> dict:
-        start = time.perf_counter()
-        path = runner(week, name, seed)
-        return _row(week, name, seed, read_record(path), time.perf_counter() - start)
+    def run(job: runners.Job) -> dict:
+        return _timed_row(job, lambda: runner(job))
     return run
 
 
 # Week -> pipeline -> runner. The full profile's learning rate comes from settings (3e-5, inside the
 # course's 1e-5..5e-5 range); week 2 trains 3 epochs as the homework does.
-PIPELINES: dict[str, dict[str, Callable[[str, str, int], dict]]] = {
+PIPELINES: dict[str, dict[str, Pipeline]] = {
     "week1": {
         "majority": baseline("majority"),
         "tfidf": baseline("course_tfidf"),
@@ -121,23 +128,24 @@ def run_week(week: str, profile: str, out_dir: Path, seeds: int = 1,
     """Run a week's pipelines (all, or those named; noise pipelines over `max(seeds, 3)` seeds) and
     write the summary."""
     if week not in PIPELINES:
-        raise ValueError(f"unknown week {week!r}; reference pipelines exist for {', '.join(PIPELINES)}")
+        raise InputError(f"unknown week {week!r}; reference pipelines exist for {', '.join(PIPELINES)}")
     unknown = sorted(set(pipelines or []) - set(PIPELINES[week]))
     if unknown:
-        raise ValueError(f"{week} has no pipeline {', '.join(unknown)}; it has {', '.join(PIPELINES[week])}")
+        raise InputError(f"{week} has no pipeline {', '.join(unknown)}; it has {', '.join(PIPELINES[week])}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    use_profile(profile, out_dir)
+    models = runners.TrainedModels()  # shared by this week's pipelines, dropped with the week
     rows = []
-    for name, runner in PIPELINES[week].items():
-        if pipelines and name not in pipelines:
-            continue
-        n = max(seeds, 3) if NOISE_PIPELINE.get(week) == name else seeds
-        for seed in SEEDS[:n]:
-            print(f"[{week}] {name} seed {seed} ...", flush=True)
-            rows.append(runner(week, name, seed))
-    table = pd.DataFrame(rows)
-    write_summary(table, week, profile, out_dir)
+    with api.configured(**profile_knobs(profile, out_dir)):
+        for name, pipeline in PIPELINES[week].items():
+            if pipelines and name not in pipelines:
+                continue
+            n = max(seeds, 3) if NOISE_PIPELINE.get(week) == name else seeds
+            for seed in SEEDS[:n]:
+                print(f"[{week}] {name} seed {seed} ...", flush=True)
+                rows.append(pipeline(runners.Job(week, name, seed, models)))
+        table = pd.DataFrame(rows)
+        write_summary(table, week, profile, out_dir)
     return table
 
 
@@ -171,32 +179,35 @@ def write_summary(table: pd.DataFrame, week: str, profile: str, out_dir: Path) -
     print("\n".join(lines))
 
 
-def run_bands(week: str, pipeline: str, profile: str, seeds: int, out_dir: Path) -> dict:
+def run_bands(week: str, pipeline: str, profile: str, seeds: int, out_dir: Path) -> dict[str, dict[str, Band]]:
     """Run one pipeline over `seeds` seeds and write its val (and test) bands to `bands/<profile>.yaml`."""
     if pipeline not in PIPELINES.get(week, {}):
         known = ", ".join(f"{w}/{p}" for w in PIPELINES for p in PIPELINES[w])
-        raise ValueError(f"no reference pipeline {week}/{pipeline}; known: {known}")
+        raise InputError(f"no reference pipeline {week}/{pipeline}; known: {known}")
     out_dir = Path(out_dir)
-    use_profile(profile, out_dir)
-    rows = [PIPELINES[week][pipeline](week, pipeline, seed) for seed in SEEDS[:seeds]]
-    first = read_record(api.settings.runs_dir / f"{rows[0]['run']}.json")
-    source = f"{len(rows)} seed(s) of `course bands --week {week} --pipeline {pipeline} --profile {profile}`"
-    return _write_val_bands(profile, week, pipeline, [{m: r[f"val_{m}"] for m in bands_mod.METRICS} for r in rows],
-                            first, source)
+    models = runners.TrainedModels()
+    source = f"{len(SEEDS[:seeds])} seed(s) of `course bands --week {week} --pipeline {pipeline} --profile {profile}`"
+    with api.configured(**profile_knobs(profile, out_dir)):
+        rows = [PIPELINES[week][pipeline](runners.Job(week, pipeline, seed, models)) for seed in SEEDS[:seeds]]
+        first = read_record(api.settings.runs_dir / f"{rows[0]['run']}.json")
+        vals = [{m: r[f"val_{m}"] for m in bands_mod.METRICS} for r in rows]
+        return _write_val_bands(profile, week, pipeline, vals, first, source)
 
 
-def _write_val_bands(profile: str, week: str, name: str, vals: list[dict], first: dict, source: str) -> dict:
+def _write_val_bands(profile: str, week: str, name: str, vals: list[dict], first: dict,
+                     source: str) -> dict[str, dict[str, Band]]:
     """Val bands from one metrics dict per seed, the bootstrap SE from the first seed's record."""
     truth, pred = analysis.record_val(first)
     k = len(api.store().data.contract.labels)
-    split_bands = {"val": {m: bands_mod.band([v[m] for v in vals], bands_mod.bootstrap_se(truth, pred, k, m), source)
+    split_bands = {"val": {m: Band.from_values([v[m] for v in vals], bands_mod.bootstrap_se(truth, pred, k, m), source)
                            for m in bands_mod.METRICS}}
     path = bands_mod.write_band(profile, week, name, split_bands)
-    print(f"{week}/{name} ({profile}): val macro-F1 band {split_bands['val']['macro_f1']} -> {path}")
+    print(f"{week}/{name} ({profile}): val macro-F1 band {split_bands['val']['macro_f1'].as_dict()} -> {path}")
     return split_bands
 
 
-def run_notebook_bands(notebook: Path, profile: str, seeds: int, out_dir: Path) -> dict[str, dict]:
+def run_notebook_bands(notebook: Path, profile: str, seeds: int,
+                       out_dir: Path) -> dict[str, dict[str, dict[str, Band]]]:
     """Run a solution notebook over `seeds` seeds in the grading sandbox and write one band per run it
     records, as `<week>/solution_<run>` in `bands/<profile>.yaml`.
 
@@ -208,7 +219,6 @@ def run_notebook_bands(notebook: Path, profile: str, seeds: int, out_dir: Path) 
 
     notebook, out_dir = Path(notebook), Path(out_dir)
     week = notebook.name.split("_")[0]
-    use_profile(profile, out_dir)
     values: dict[str, list[dict]] = {}
     first: dict[str, dict] = {}
     for seed in SEEDS[:seeds]:
@@ -227,7 +237,8 @@ def run_notebook_bands(notebook: Path, profile: str, seeds: int, out_dir: Path) 
     if not values:
         raise RuntimeError(f"{notebook} wrote no run record")
     command = f"`course bands --notebook {notebook.name} --profile {profile}`"
-    return {run: _write_val_bands(profile, week, f"solution_{run}", vals, first[run],
-                                  f"{len(vals)} seed(s) of {command}")
-            for run, vals in values.items()}
+    with api.configured(**profile_knobs(profile, out_dir)):  # the profile's course, for the bootstrap
+        return {run: _write_val_bands(profile, week, f"solution_{run}", vals, first[run],
+                                      f"{len(vals)} seed(s) of {command}")
+                for run, vals in values.items()}
 

@@ -8,18 +8,17 @@ import pytest
 
 import course
 from course import api, metrics
-from course.runrecord import RecordError, read_record
 from course.models import smoke_tokenizer
+from course.runrecord import RecordError, read_record
 from course.splits import fingerprint
 
 
 @pytest.fixture
 def student(tmp_path):
     """A fresh process-like state: small synthetic course, runs in a temp folder, submit mode."""
-    api.configure(course="synthetic-small", runs_dir=tmp_path / "runs", mode="submit",
-                  max_train_examples=None, data_dir=None, contract_dir=None)
-    yield api
-    api.configure(**vars(api.from_env()))
+    with api.configured(course="synthetic-small", runs_dir=tmp_path / "runs", mode="submit",
+                        max_train_examples=None, data_dir=None, contract_dir=None):
+        yield api
 
 
 def majority_predict(train_ds):
@@ -60,11 +59,12 @@ def test_tokenized_and_sliced(student):
 
 def test_max_train_examples_caps_train_only(student):
     full_val = len(student.store().data.splits.val)
-    student.configure(max_train_examples=300)
-    train_ds, val_ds = course.load_course_data()
+    with student.configured(max_train_examples=300):
+        train_ds, val_ds = course.load_course_data()
+        again, _ = course.load_course_data()
     assert len(train_ds) == 300 and len(val_ds) == full_val
-    again, _ = course.load_course_data()
     assert again["id"] == train_ds["id"]  # seeded: the same sample every call
+    assert len(course.load_course_data()[0]) == len(student.store().data.splits.train)  # the cap ended with the block
 
 
 def test_evaluate_is_the_course_summary(student):
@@ -99,15 +99,13 @@ def test_final_evaluation_writes_a_complete_record(student, tmp_path):
 
 
 def test_self_check_shows_test_and_scores_are_saved(student, tmp_path):
-    student.configure(mode="self-check")
-    train_ds, _ = course.load_course_data()
-
     def predict(texts):  # scores, not labels
         scores = np.zeros((len(texts), 113), dtype=np.float32)
         scores[:, 3] = 1.0
         return scores
 
-    shown = course.final_evaluation(predict, run="scored")
+    with student.configured(mode="self-check"):
+        shown = course.final_evaluation(predict, run="scored")
     assert "test" in shown and shown["test"]["accuracy"] > 0
     record = read_record(tmp_path / "runs" / "scored.json")
     npz = tmp_path / "runs" / record["scores"]["file"]
@@ -118,10 +116,10 @@ def test_self_check_shows_test_and_scores_are_saved(student, tmp_path):
 
 
 def test_grading_mode_hides_test_labels(student, tmp_path):
-    student.configure(mode="grading")
-    test = student.store().read("test", "probe")
+    with student.configured(mode="grading"):
+        test = student.store().read("test", "probe")
+        shown = course.final_evaluation(lambda texts: [0] * len(texts), run="graded")
     assert "label" not in test.columns and "label_name" not in test.columns
-    shown = course.final_evaluation(lambda texts: [0] * len(texts), run="graded")
     assert "test" not in shown
     record = read_record(tmp_path / "runs" / "graded.json")
     splits = student.store().data.splits
@@ -174,4 +172,17 @@ def test_settings_from_env_profiles_and_errors():
     with pytest.raises(ValueError, match="COURSE_EPOCHS='two' should be an integer"):
         api.from_env({"COURSE_EPOCHS": "two"})
     with pytest.raises(ValueError, match="unknown setting 'epoch'"):
-        api.configure(epoch=2)
+        with api.configured(epoch=2):
+            pass
+
+
+def test_configured_restores_settings_and_store(student, tmp_path):
+    """A block's knobs and its split store end with the block, even when it raises."""
+    outer_store, outer_runs = student.store(), student.settings.runs_dir
+    with pytest.raises(RuntimeError):
+        with student.configured(mode="grading", runs_dir=tmp_path / "inner", seed=7) as active:
+            assert active is course.settings and course.settings.seed == 7
+            assert student.store() is not outer_store and student.store().hide_test_labels
+            raise RuntimeError("the block fails")
+    assert (course.settings.mode, course.settings.runs_dir, course.settings.seed) == ("submit", outer_runs, 42)
+    assert student.store() is outer_store

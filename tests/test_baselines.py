@@ -11,15 +11,21 @@ import json
 
 import numpy as np
 import pytest
+from conftest import CONTRACT_DIR, REAL_SAMPLE, needs_contract, needs_sample
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 import course
-from conftest import CONTRACT_DIR, REAL_SAMPLE, needs_contract, needs_sample
 from course import api, metrics
 from course.runrecord import read_record
-from reference_solutions.baselines import (aligned_proba, course_tfidf, fast_tfidf, majority,
-                                           real_sample_split, run_baseline)
+from reference_solutions.baselines import (
+    aligned_proba,
+    course_tfidf,
+    fast_tfidf,
+    majority,
+    real_sample_split,
+    run_baseline,
+)
 
 TRAIN_CAP = 1000
 # Fast may trail the course recipe by at most one class's worth of F1 on this small val set: one
@@ -31,14 +37,13 @@ MACRO_F1_TOLERANCE = 0.01
 def baselines(tmp_path_factory):
     """Each baseline run once on the small synthetic course, with the labels it was fitted on."""
     runs_dir = tmp_path_factory.mktemp("runs")
-    api.configure(course="synthetic-small", runs_dir=runs_dir, mode="submit",
-                  max_train_examples=TRAIN_CAP, seed=42, data_dir=None, contract_dir=None)
-    shown = {kind: run_baseline(kind, run=f"baseline_{kind}", extra={"purpose": "test"})
-             for kind in ("majority", "course_tfidf", "fast_tfidf")}
-    train_ds, val_ds = course.load_course_data()
-    yield {"shown": shown, "runs_dir": runs_dir, "train_labels": np.asarray(train_ds["label"]),
-           "val_labels": np.asarray(val_ds["label"])}
-    api.configure(**vars(api.from_env()))
+    with api.configured(course="synthetic-small", runs_dir=runs_dir, mode="submit",
+                        max_train_examples=TRAIN_CAP, seed=42, data_dir=None, contract_dir=None):
+        shown = {kind: run_baseline(kind, run=f"baseline_{kind}", extra={"purpose": "test"})
+                 for kind in ("majority", "course_tfidf", "fast_tfidf")}
+        train_ds, val_ds = course.load_course_data()
+        yield {"shown": shown, "runs_dir": runs_dir, "train_labels": np.asarray(train_ds["label"]),
+               "val_labels": np.asarray(val_ds["label"])}
 
 
 def record_of(baselines, kind: str) -> dict:

@@ -9,11 +9,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import CONTRACT_DIR, needs_contract
 
 from course.config import REAL_CONFIG, ConfigError, load_config
-from course.contract import ContractError, load_contract, sha256_file
-
-from conftest import CONTRACT_DIR, needs_contract
+from course.contract import ContractError, clean_merge_map, load_contract, sha256_file
 
 FILES = ["label_list.json", "label_merge_mapping.json", "train_indices.json", "val_indices.json",
          "baseline_results.json"]
@@ -91,6 +90,11 @@ def test_index_out_of_range_is_named(real_config, contract_copy):
 
 
 @needs_contract
+def test_merge_map_comment_keys_are_dropped():
+    """The published map documents itself with "_" keys; no reader may take one for a label."""
+    assert clean_merge_map({"_comment": "old forms", "_source": "cfpb", "Old": "New"}) == {"Old": "New"}
+
+
 def test_merge_target_outside_label_list_is_named(real_config, contract_copy):
     rewrite(contract_copy / "label_merge_mapping.json", lambda m: {**m, "Old wording": "No such label"})
     with pytest.raises(ContractError, match="'Old wording' maps to 'No such label', which is not in label_list"):

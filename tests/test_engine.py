@@ -14,8 +14,15 @@ import transformers
 from course import api
 from course.models import build_classifier
 from reference_solutions import engine
-from reference_solutions.engine import (ModelNotAvailableError, NonFiniteLossError, TrainConfig,
-                                        class_weights, length_grouped_batches, pad_batch, train)
+from reference_solutions.engine import (
+    ModelNotAvailableError,
+    NonFiniteLossError,
+    TrainConfig,
+    class_weights,
+    length_grouped_batches,
+    pad_batch,
+    train,
+)
 
 TRAIN_EXAMPLES = 400
 
@@ -23,10 +30,9 @@ TRAIN_EXAMPLES = 400
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     """The small synthetic course, 400 train examples, run records in a temp folder."""
-    api.configure(course="synthetic-small", runs_dir=tmp_path_factory.mktemp("runs"), mode="submit",
-                  max_train_examples=TRAIN_EXAMPLES, data_dir=None, contract_dir=None)
-    yield api
-    api.configure(**vars(api.from_env()))
+    with api.configured(course="synthetic-small", runs_dir=tmp_path_factory.mktemp("runs"), mode="submit",
+                        max_train_examples=TRAIN_EXAMPLES, data_dir=None, contract_dir=None):
+        yield api
 
 
 @pytest.fixture(scope="module")
@@ -261,12 +267,8 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(course, tokenizer, tmp_pa
 
 
 def test_empty_train_split(course, tmp_path):
-    api.configure(max_train_examples=0)
-    try:
-        with pytest.raises(ValueError, match="train split is empty"):
-            train(config(tmp_path))
-    finally:
-        api.configure(max_train_examples=TRAIN_EXAMPLES)
+    with api.configured(max_train_examples=0), pytest.raises(ValueError, match="train split is empty"):
+        train(config(tmp_path))
 
 
 def test_unknown_model_offline(course, tmp_path):

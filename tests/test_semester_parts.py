@@ -17,10 +17,9 @@ from reference_solutions import calibration, compression, distill, engine, lora,
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    api.configure(course="synthetic-small", runs_dir=tmp_path_factory.mktemp("runs"), mode="submit",
-                  max_train_examples=300, data_dir=None, contract_dir=None)
-    yield api
-    api.configure(**vars(api.from_env()))
+    with api.configured(course="synthetic-small", runs_dir=tmp_path_factory.mktemp("runs"), mode="submit",
+                        max_train_examples=300, data_dir=None, contract_dir=None):
+        yield api
 
 
 @pytest.fixture(scope="module")
@@ -259,3 +258,21 @@ def test_every_reference_pipeline_has_a_smoke_band():
     missing = [f"{week}/{name}" for week, pipelines in weeks.PIPELINES.items() for name in pipelines
                if bands.lookup("smoke", week, name) is None]
     assert not missing, f"run `course bands --week W --pipeline P --profile smoke` for {missing}"
+
+
+def test_bands_round_trip_as_typed_records_and_name_a_bad_key(tmp_path):
+    from course import bands
+
+    band = bands.Band.from_values([0.30, 0.34], boot_se=0.01, source="two seeds")
+    assert (band.mean, band.std, band.n) == (0.32, 0.0283, 2) and band.lower < band.mean < band.upper
+    bands.write_band("smoke", "week9", "pipe", {"val": {"macro_f1": band}}, folder=tmp_path)
+    assert bands.find("smoke", "week9", "pipe", folder=tmp_path) == band
+    assert bands.lookup("smoke", "week9", "pipe", folder=tmp_path) == band.as_dict()  # what the grader indexes
+    assert bands.load_bands("smoke", tmp_path)["week9"]["pipe"]["val"]["macro_f1"]["upper"] == band.upper
+    path = tmp_path / "smoke.yaml"
+    path.write_text(path.read_text().replace("n: 2", "n: two"))
+    with pytest.raises(bands.BandsError, match=r"smoke.yaml: week9/pipe/val/macro_f1: n is 'two'"):
+        bands.lookup("smoke", "week9", "pipe", folder=tmp_path)
+    path.write_text("week9: [not, a, mapping]\n")
+    with pytest.raises(bands.BandsError, match=r"smoke.yaml: week9: expected a mapping pipeline"):
+        bands.load_bands("smoke", tmp_path)

@@ -79,13 +79,6 @@ def configured(**knobs: Any) -> Iterator[Settings]:
         _store = saved_store
 
 
-def configure(**changes: Any) -> Settings:
-    """Change knobs for the rest of the process and drop the loaded course. Kept for callers that
-    still set process-wide settings (the demo); new code uses `configured`, which restores them."""
-    _apply(changes)
-    return settings
-
-
 def course_labels() -> list[str]:
     """The active course's labels, from its contract alone (no raw data is read)."""
     if _store is not None:

@@ -25,50 +25,49 @@ def run_demo(out: Path, size: str = "full") -> dict:
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     course = "synthetic" if size == "full" else "synthetic-small"
-    api.configure(course=course, runs_dir=out / "runs", mode="self-check", data_dir=None, contract_dir=None)
+    with api.configured(course=course, runs_dir=out / "runs", mode="self-check", data_dir=None, contract_dir=None):
+        banner(f"1. The synthetic course ({course})")
+        start = time.perf_counter()
+        data = api.store().data
+        sizes = {name: len(data.splits[name]) for name in ("train", "val", "test")}
+        print(f"{data.config.name}: {sizes['train']:,} train / {sizes['val']:,} val / {sizes['test']:,} test rows, "
+              f"{len(data.contract.labels)} labels (loaded in {time.perf_counter() - start:.1f} s)")
+        print(f"course config: {data.config.path}")
 
-    banner(f"1. The synthetic course ({course})")
-    start = time.perf_counter()
-    data = api.store().data
-    sizes = {name: len(data.splits[name]) for name in ("train", "val", "test")}
-    print(f"{data.config.name}: {sizes['train']:,} train / {sizes['val']:,} val / {sizes['test']:,} test rows, "
-          f"{len(data.contract.labels)} labels (loaded in {time.perf_counter() - start:.1f} s)")
-    print(f"course config: {data.config.path}")
+        banner("2. Audit")
+        raw_train, raw_test = load_raw(data.config)
+        from course.models import smoke_tokenizer
 
-    banner("2. Audit")
-    raw_train, raw_test = load_raw(data.config)
-    from course.models import smoke_tokenizer
+        tokenizer = smoke_tokenizer(data.config.name, data.splits.train["text"])
+        result = audit(raw_train, data.contract.labels, data.contract.merge_map, raw_test=raw_test,
+                       train_index=data.contract.train_indices, tokenizer=tokenizer,
+                       max_length=data.config.max_length)
+        print(format_report(result))
+        (out / "audit.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+        plots = plot(result, out / "plots")
 
-    tokenizer = smoke_tokenizer(data.config.name, data.splits.train["text"])
-    result = audit(raw_train, data.contract.labels, data.contract.merge_map, raw_test=raw_test,
-                   train_index=data.contract.train_indices, tokenizer=tokenizer,
-                   max_length=data.config.max_length)
-    print(format_report(result))
-    (out / "audit.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
-    plots = plot(result, out / "plots")
+        banner("3. Majority class through the student API")
+        train_ds, _ = api.load_course_data()
+        majority = int(np.bincount(train_ds["label"], minlength=len(data.contract.labels)).argmax())
+        print(f"majority class: {data.contract.labels[majority]!r}")
+        shown = api.final_evaluation(lambda texts: [majority] * len(texts), run="majority")
+        val = shown["val"]
+        print(f"val: accuracy {val['accuracy']:.4f}, macro-F1 {val['macro_f1']:.4f}, "
+              f"zero-F1 classes {val['zero_f1_classes']} of {len(data.contract.labels)}")
 
-    banner("3. Majority class through the student API")
-    train_ds, _ = api.load_course_data()
-    majority = int(np.bincount(train_ds["label"], minlength=len(data.contract.labels)).argmax())
-    print(f"majority class: {data.contract.labels[majority]!r}")
-    shown = api.final_evaluation(lambda texts: [majority] * len(texts), run="majority")
-    val = shown["val"]
-    print(f"val: accuracy {val['accuracy']:.4f}, macro-F1 {val['macro_f1']:.4f}, "
-          f"zero-F1 classes {val['zero_f1_classes']} of {len(data.contract.labels)}")
+        banner("4. Reference solutions: fast TF-IDF and the fine-tuning engine")
+        from reference_solutions.baselines import run_baseline
+        from reference_solutions.engine import TrainConfig, train
 
-    banner("4. Reference solutions: fast TF-IDF and the fine-tuning engine")
-    api.configure(max_train_examples=None)
-    from reference_solutions.baselines import run_baseline
-    from reference_solutions.engine import TrainConfig, train
-
-    tfidf = run_baseline("fast_tfidf", run="week1_tfidf_fast")
-    print(f"fast TF-IDF on {sizes['train']:,} train rows: val macro-F1 {tfidf['val']['macro_f1']:.4f}")
-    api.configure(course="synthetic-small", max_train_examples=2000)
-    config = TrainConfig.from_settings(api.settings, epochs=2, output_dir=out / "checkpoints" / "engine",
-                                       disable_progress=True)
-    tuned = train(config, run="week1_tiny_modernbert")
-    print(f"tiny ModernBERT (smoke profile): best epoch {tuned.best_epoch}, val macro-F1 "
-          f"{tuned.best_val_macro_f1:.4f}, {tuned.train_examples_per_s:.0f} examples/s")
+        with api.configured(max_train_examples=None):
+            tfidf = run_baseline("fast_tfidf", run="week1_tfidf_fast")
+        print(f"fast TF-IDF on {sizes['train']:,} train rows: val macro-F1 {tfidf['val']['macro_f1']:.4f}")
+        with api.configured(course="synthetic-small", max_train_examples=2000):
+            config = TrainConfig.from_settings(api.settings, epochs=2, output_dir=out / "checkpoints" / "engine",
+                                               disable_progress=True)
+            tuned = train(config, run="week1_tiny_modernbert")
+        print(f"tiny ModernBERT (smoke profile): best epoch {tuned.best_epoch}, val macro-F1 "
+              f"{tuned.best_val_macro_f1:.4f}, {tuned.train_examples_per_s:.0f} examples/s")
 
     banner("5. Week 1: release, a simulated class of seven, grading")
     results = grade_simulated_class(out / "course_dir")

@@ -44,9 +44,8 @@ def sample_course(folder) -> str:
 @needs_sample
 def test_minilm_beats_majority_on_real_text(tmp_path):
     toml = sample_course(tmp_path / "course")
-    api.configure(**{**vars(from_env({"COURSE_PROFILE": "smoke"})), "course": toml, "max_train_examples": None,
-                     "runs_dir": tmp_path / "runs", "mode": "self-check"})
-    try:
+    with api.configured(**{**vars(from_env({"COURSE_PROFILE": "smoke"})), "course": toml, "max_train_examples": None,
+                          "runs_dir": tmp_path / "runs", "mode": "self-check"}):
         majority = run_baseline("majority", run="majority")["val"]
         config = TrainConfig(model_name=minilm.get_model_path(), epochs=2, batch_size=16, learning_rate=1e-4,
                              max_length=128, output_dir=tmp_path / "ck", disable_progress=True)
@@ -55,5 +54,3 @@ def test_minilm_beats_majority_on_real_text(tmp_path):
         val = record["metrics"]["val"]
         assert val["accuracy"] > majority["accuracy"] + 0.05, (val, majority)
         assert val["macro_f1"] > 3 * majority["macro_f1"], (val, majority)
-    finally:
-        api.configure(**vars(from_env()))

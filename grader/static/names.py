@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 # Parts of `course` a student must not touch: they bypass the logged split store or the run record.
-INTERNAL = {"catalog", "sources", "splits", "access", "synthetic", "runrecord", "store", "_store", "configure",
+INTERNAL = {"catalog", "sources", "splits", "access", "synthetic", "runrecord", "store", "_store", "configured",
             "SplitStore", "cached_course", "open_course", "config_for", "load_raw"}
 HUB_LOADERS = {"load_dataset", "load_dataset_builder"}
 FIT_METHODS = {"fit", "partial_fit", "train", "fit_transform", "adapt", "train_new_from_iterator",

@@ -46,17 +46,28 @@ def main(argv: list[str] | None = None) -> int:
             variant = compression.load_variant(folder, precision, torch.device("cpu"), config.pad_token_id)
             logits = variant.logits(sequences)
             reference = logits if reference is None else reference
-            rows.append({"variant": precision, "weight_mb": variant.weight_bytes / 2**20,
-                         "agree": float((logits.argmax(1) == reference.argmax(1)).mean()),
-                         **{f"bs{bs}_ms": measure.latency_ms(variant.logits, sequences, bs, args.repeats)["median_ms"]
-                            for bs in (1, 32)}})
+            rows.append(
+                {
+                    "variant": precision,
+                    "weight_mb": variant.weight_bytes / 2**20,
+                    "agree": float((logits.argmax(1) == reference.argmax(1)).mean()),
+                    **{
+                        f"bs{bs}_ms": measure.latency_ms(variant.logits, sequences, bs, args.repeats)["median_ms"]
+                        for bs in (1, 32)
+                    },
+                }
+            )
     fp = rows[0]
     print(f"ModernBERT {args.size} (hidden {config.hidden_size}, {config.num_hidden_layers} layers), CPU, 1 thread")
-    print(f"{'variant':10s} {'weights MB':>10s} {'bs1 ms/ex':>10s} {'bs32 ms/ex':>11s} {'speed-up bs1':>13s} "
-          f"{'speed-up bs32':>14s} {'argmax = fp32':>14s}")
+    print(
+        f"{'variant':10s} {'weights MB':>10s} {'bs1 ms/ex':>10s} {'bs32 ms/ex':>11s} {'speed-up bs1':>13s} "
+        f"{'speed-up bs32':>14s} {'argmax = fp32':>14s}"
+    )
     for r in rows:
-        print(f"{r['variant']:10s} {r['weight_mb']:10.1f} {r['bs1_ms']:10.2f} {r['bs32_ms']:11.2f} "
-              f"{fp['bs1_ms'] / r['bs1_ms']:12.2f}x {fp['bs32_ms'] / r['bs32_ms']:13.2f}x {r['agree']:14.3f}")
+        print(
+            f"{r['variant']:10s} {r['weight_mb']:10.1f} {r['bs1_ms']:10.2f} {r['bs32_ms']:11.2f} "
+            f"{fp['bs1_ms'] / r['bs1_ms']:12.2f}x {fp['bs32_ms'] / r['bs32_ms']:13.2f}x {r['agree']:14.3f}"
+        )
     return 0
 
 

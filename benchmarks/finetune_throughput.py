@@ -97,8 +97,11 @@ def run_side(side: str, init_model, examples, labels, warmup_batches, timed_batc
 
     def step(indices: list[int]) -> torch.Tensor:
         input_ids, attention_mask = engine.pad_batch([examples[i] for i in indices], pad_id, width)
-        batch = {"input_ids": input_ids.to(device), "attention_mask": attention_mask.to(device),
-                 "labels": torch.as_tensor(labels[indices]).to(device)}
+        batch = {
+            "input_ids": input_ids.to(device),
+            "attention_mask": attention_mask.to(device),
+            "labels": torch.as_tensor(labels[indices]).to(device),
+        }
         if side == "course":
             return course_step(model, batch, optimizer, scheduler, scaler, precision)
         return engine.train_step(forward, batch, loss_fn, optimizer, scheduler, scaler, precision, 1.0)
@@ -115,25 +118,32 @@ def run_side(side: str, init_model, examples, labels, warmup_batches, timed_batc
     seconds = time.perf_counter() - start
 
     real = [len(examples[i]) for b in timed_batches for i in b]
-    padded = sum(len(b) * (width if side == "course" else math.ceil(max(len(examples[i]) for i in b) / 8) * 8)
-                 for b in timed_batches)
+    padded = sum(
+        len(b) * (width if side == "course" else math.ceil(max(len(examples[i]) for i in b) / 8) * 8)
+        for b in timed_batches
+    )
     n_layers, hidden = model.config.num_hidden_layers, model.config.hidden_size
     non_embedding = sum(p.numel() for name, p in model.named_parameters() if "embeddings" not in name)
     flops = 6 * non_embedding * sum(real) + 12 * n_layers * hidden * sum(n * n for n in real)
     result = {
-        "side": side, "precision": precision,
+        "side": side,
+        "precision": precision,
         "optimizer": ("fused " if side == "engine" and device.type == "cuda" else "") + "AdamW",
         "padding": "max_length 128" if side == "course" else "longest, multiple of 8",
         "order": "random" if side == "course" else "length-grouped",
-        "steps": len(timed_batches), "seconds": seconds, "ms_per_step": 1000 * seconds / len(timed_batches),
-        "examples_per_s": len(real) / seconds, "real_tokens_per_s": sum(real) / seconds,
-        "padding_share": 1 - sum(real) / padded, "tflops_per_s_real": flops / seconds / 1e12,
+        "steps": len(timed_batches),
+        "seconds": seconds,
+        "ms_per_step": 1000 * seconds / len(timed_batches),
+        "examples_per_s": len(real) / seconds,
+        "real_tokens_per_s": sum(real) / seconds,
+        "padding_share": 1 - sum(real) / padded,
+        "tflops_per_s_real": flops / seconds / 1e12,
         "final_loss": float(torch.stack(losses[-5:]).float().mean()),
     }
     if device.type == "cuda":
         result["mfu_real_tokens"] = result["tflops_per_s_real"] / args.peak_tflops
         result["peak_memory_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
-    del model, optimizer, forward
+    model = optimizer = forward = None  # the closure holds them: drop them before emptying the CUDA cache
     if device.type == "cuda":
         torch.cuda.empty_cache()
     return result
@@ -141,15 +151,19 @@ def run_side(side: str, init_model, examples, labels, warmup_batches, timed_batc
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--gpu", action="store_true", help="run on CUDA with the ModernBERT-base shape "
-                        "(the default when CUDA is available)")
+    parser.add_argument(
+        "--gpu",
+        action="store_true",
+        help="run on CUDA with the ModernBERT-base shape (the default when CUDA is available)",
+    )
     parser.add_argument("--cpu", action="store_true", help="run on CPU even when CUDA is available")
     parser.add_argument("--model-size", choices=["small", "base"], help="default: base on GPU, small on CPU")
     parser.add_argument("--steps", type=int, help="timed steps per side (default: 100 on GPU, 20 on CPU)")
     parser.add_argument("--warmup", type=int, help="untimed steps first (default: 10 on GPU, 2 on CPU)")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--peak-tflops", type=float, default=989.0,
-                        help="the accelerator's dense bf16 peak; 989 = H100/H200 SXM")
+    parser.add_argument(
+        "--peak-tflops", type=float, default=989.0, help="the accelerator's dense bf16 peak; 989 = H100/H200 SXM"
+    )
     parser.add_argument("--compile", action="store_true", help="torch.compile the engine side")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="write the results here")
@@ -167,8 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     config = transformers.ModernBertConfig(num_labels=NUM_LABELS, **(SMALL if size == "small" else {}))
     init_model = transformers.ModernBertForSequenceClassification(config)
     rng = np.random.default_rng(args.seed)
-    special = {config.pad_token_id, config.cls_token_id, config.sep_token_id, config.bos_token_id,
-               config.eos_token_id}
+    special = {config.pad_token_id, config.cls_token_id, config.sep_token_id, config.bos_token_id, config.eos_token_id}
     n_warmup, n_timed = warmup * args.batch_size, steps * args.batch_size
     examples = synthetic_examples(n_warmup + n_timed, config.vocab_size, special, rng)
     labels = rng.integers(0, NUM_LABELS, size=len(examples))
@@ -178,26 +191,43 @@ def main(argv: list[str] | None = None) -> int:
     pools = {"warmup": np.arange(n_warmup), "timed": np.arange(n_warmup, n_warmup + n_timed)}
     batching = {}
     for side, grouped in (("course", False), ("engine", True)):
-        batching[side] = [[[int(pool[i]) for i in b]
-                           for b in engine.length_grouped_batches([len(examples[i]) for i in pool], args.batch_size,
-                                                                  args.seed, 1, group_by_length=grouped)]
-                          for pool in pools.values()]
+        batching[side] = [
+            [
+                [int(pool[i]) for i in b]
+                for b in engine.length_grouped_batches(
+                    [len(examples[i]) for i in pool], args.batch_size, args.seed, 1, group_by_length=grouped
+                )
+            ]
+            for pool in pools.values()
+        ]
 
     threads = torch.get_num_threads()
     name = torch.cuda.get_device_name(device) if on_gpu else f"CPU, {threads} thread{'s' * (threads > 1)}"
     non_embedding = sum(p.numel() for n, p in init_model.named_parameters() if "embeddings" not in n)
-    print(f"device: {name}; model: ModernBERT {size} (hidden {config.hidden_size}, {config.num_hidden_layers} "
-          f"layers, {non_embedding / 1e6:.1f}M non-embedding params, attention {config._attn_implementation})")
-    print(f"data: {len(examples)} synthetic examples, median {np.median([len(e) for e in examples]):.0f} tokens, "
-          f"{np.mean([len(e) == MAX_LENGTH for e in examples]):.0%} at the {MAX_LENGTH} cap; "
-          f"batch {args.batch_size}, {warmup} warm-up + {steps} timed steps per side")
+    print(
+        f"device: {name}; model: ModernBERT {size} (hidden {config.hidden_size}, {config.num_hidden_layers} "
+        f"layers, {non_embedding / 1e6:.1f}M non-embedding params, attention {config._attn_implementation})"
+    )
+    print(
+        f"data: {len(examples)} synthetic examples, median {np.median([len(e) for e in examples]):.0f} tokens, "
+        f"{np.mean([len(e) == MAX_LENGTH for e in examples]):.0%} at the {MAX_LENGTH} cap; "
+        f"batch {args.batch_size}, {warmup} warm-up + {steps} timed steps per side"
+    )
 
-    results = [run_side(side, init_model, examples, labels, *batching[side], device, args)
-               for side in ("course", "engine")]
+    results = [
+        run_side(side, init_model, examples, labels, *batching[side], device, args) for side in ("course", "engine")
+    ]
 
-    columns = [("side", "{}"), ("precision", "{}"), ("optimizer", "{}"), ("examples_per_s", "{:.1f}"),
-               ("real_tokens_per_s", "{:.0f}"), ("padding_share", "{:.0%}"), ("ms_per_step", "{:.0f}"),
-               ("tflops_per_s_real", "{:.3f}")]
+    columns = [
+        ("side", "{}"),
+        ("precision", "{}"),
+        ("optimizer", "{}"),
+        ("examples_per_s", "{:.1f}"),
+        ("real_tokens_per_s", "{:.0f}"),
+        ("padding_share", "{:.0%}"),
+        ("ms_per_step", "{:.0f}"),
+        ("tflops_per_s_real", "{:.3f}"),
+    ]
     if on_gpu:
         columns += [("mfu_real_tokens", "{:.1%}"), ("peak_memory_mb", "{:.0f}")]
     rows = [[fmt.format(r[key]) for key, fmt in columns] for r in results]
@@ -213,12 +243,26 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({
-            "device": name, "model_size": size, "hidden_size": config.hidden_size,
-            "num_hidden_layers": config.num_hidden_layers, "non_embedding_params": non_embedding,
-            "batch_size": args.batch_size, "steps": steps, "warmup": warmup, "peak_tflops": args.peak_tflops,
-            "torch": torch.__version__, "transformers": transformers.__version__,
-            "results": results, "ratio_examples_per_s": ratio}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "device": name,
+                    "model_size": size,
+                    "hidden_size": config.hidden_size,
+                    "num_hidden_layers": config.num_hidden_layers,
+                    "non_embedding_params": non_embedding,
+                    "batch_size": args.batch_size,
+                    "steps": steps,
+                    "warmup": warmup,
+                    "peak_tflops": args.peak_tflops,
+                    "torch": torch.__version__,
+                    "transformers": transformers.__version__,
+                    "results": results,
+                    "ratio_examples_per_s": ratio,
+                },
+                indent=2,
+            )
+        )
         print(f"wrote {args.json}")
     return 0
 

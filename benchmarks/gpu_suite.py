@@ -92,14 +92,24 @@ class Plan:
     eval_examples: int  # the inputs for latency and agreement
 
 
-GPU_PLAN = Plan(finetune_argv=("--gpu", "--steps", "60"), train_batch_size={"encoder": 32, "decoder": 16},
-                train_warmup=10, train_steps={"encoder": 100, "decoder": 40}, latency_batch_sizes=(1, 64),
-                latency_repeats=30, eval_examples=256)
-SMOKE_PLAN = Plan(finetune_argv=("--cpu", "--model-size", "small", "--steps", "2", "--warmup", "1",
-                                 "--batch-size", "4"),
-                  train_batch_size={"encoder": 4, "decoder": 4}, train_warmup=1,
-                  train_steps={"encoder": 2, "decoder": 2}, latency_batch_sizes=(1, 8), latency_repeats=3,
-                  eval_examples=16)
+GPU_PLAN = Plan(
+    finetune_argv=("--gpu", "--steps", "60"),
+    train_batch_size={"encoder": 32, "decoder": 16},
+    train_warmup=10,
+    train_steps={"encoder": 100, "decoder": 40},
+    latency_batch_sizes=(1, 64),
+    latency_repeats=30,
+    eval_examples=256,
+)
+SMOKE_PLAN = Plan(
+    finetune_argv=("--cpu", "--model-size", "small", "--steps", "2", "--warmup", "1", "--batch-size", "4"),
+    train_batch_size={"encoder": 4, "decoder": 4},
+    train_warmup=1,
+    train_steps={"encoder": 2, "decoder": 2},
+    latency_batch_sizes=(1, 8),
+    latency_repeats=3,
+    eval_examples=16,
+)
 SHAPES = {"encoder": "ModernBERT-base shape", "decoder": "Qwen2.5-0.5B shape"}
 
 
@@ -108,19 +118,46 @@ def model_config(kind: str, smoke: bool) -> transformers.PretrainedConfig:
     The tiny vocabularies need the special token ids moved inside them."""
     if kind == "encoder" and smoke:
         return transformers.ModernBertConfig(
-            hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128, vocab_size=1000,
-            pad_token_id=0, cls_token_id=1, bos_token_id=1, sep_token_id=2, eos_token_id=2, num_labels=NUM_LABELS)
+            hidden_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            intermediate_size=128,
+            vocab_size=1000,
+            pad_token_id=0,
+            cls_token_id=1,
+            bos_token_id=1,
+            sep_token_id=2,
+            eos_token_id=2,
+            num_labels=NUM_LABELS,
+        )
     if kind == "encoder":
         return transformers.ModernBertConfig(num_labels=NUM_LABELS)
     if smoke:
         return transformers.Qwen2Config(
-            hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-            vocab_size=1000, max_position_embeddings=512, tie_word_embeddings=True, pad_token_id=0,
-            num_labels=NUM_LABELS)
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            vocab_size=1000,
+            max_position_embeddings=512,
+            tie_word_embeddings=True,
+            pad_token_id=0,
+            num_labels=NUM_LABELS,
+        )
     return transformers.Qwen2Config(
-        hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2,
-        vocab_size=151936, max_position_embeddings=32768, tie_word_embeddings=True, rope_theta=1000000.0,
-        pad_token_id=151643, num_labels=NUM_LABELS)  # 151643 = <|endoftext|>, Qwen2.5's pad token
+        hidden_size=896,
+        intermediate_size=4864,
+        num_hidden_layers=24,
+        num_attention_heads=14,
+        num_key_value_heads=2,
+        vocab_size=151936,
+        max_position_embeddings=32768,
+        tie_word_embeddings=True,
+        rope_theta=1000000.0,
+        pad_token_id=151643,
+        num_labels=NUM_LABELS,
+    )  # 151643 = <|endoftext|>, Qwen2.5's pad token
 
 
 def build_model(kind: str, smoke: bool) -> torch.nn.Module:
@@ -132,9 +169,13 @@ def build_model(kind: str, smoke: bool) -> torch.nn.Module:
 def describe_config(model: torch.nn.Module) -> dict:
     """The shape that was measured, so that a table read later says which model it was."""
     config = model.config
-    return {"hidden_size": config.hidden_size, "num_hidden_layers": config.num_hidden_layers,
-            "vocab_size": config.vocab_size, "attention": config._attn_implementation,
-            "parameters": sum(p.numel() for p in model.parameters())}
+    return {
+        "hidden_size": config.hidden_size,
+        "num_hidden_layers": config.num_hidden_layers,
+        "vocab_size": config.vocab_size,
+        "attention": config._attn_implementation,
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
 
 
 def examples_for(config: transformers.PretrainedConfig, n: int) -> list[list[int]]:
@@ -208,8 +249,11 @@ def train_throughput(init_model: torch.nn.Module, kind: str, mode: str, plan: Pl
 
         def step(indices: list[int]) -> torch.Tensor:
             input_ids, attention_mask = engine.pad_batch([examples[i] for i in indices], pad_id)
-            batch = {"input_ids": input_ids.to(device), "attention_mask": attention_mask.to(device),
-                     "labels": torch.as_tensor(labels[indices]).to(device)}
+            batch = {
+                "input_ids": input_ids.to(device),
+                "attention_mask": attention_mask.to(device),
+                "labels": torch.as_tensor(labels[indices]).to(device),
+            }
             return engine.train_step(model, batch, loss_fn, optimizer, scheduler, scaler, precision, 1.0)
 
         for indices in batches[:warmup]:
@@ -224,12 +268,24 @@ def train_throughput(init_model: torch.nn.Module, kind: str, mode: str, plan: Pl
     real = sum(len(examples[i]) for b in timed for i in b)
     padded = sum(len(b) * math.ceil(max(len(examples[i]) for i in b) / 8) * 8 for b in timed)
     counts = lora.parameter_counts(model)
-    row = {"model": kind, "shape": SHAPES[kind], "mode": "LoRA r=8" if mode == "lora" else "full",
-           "precision": precision, "batch_size": batch_size, "steps": len(timed), "seconds": seconds,
-           "examples_per_s": batch_size * len(timed) / seconds, "real_tokens_per_s": real / seconds,
-           "padding_share": 1 - real / padded, "peak_memory_mb": peak.mb, "peak_memory_kind": peak.kind,
-           "trainable_params": counts["trainable"], "total_params": counts["total"],
-           "trainable_share": counts["share"], "final_loss": float(torch.stack(losses).float().mean())}
+    row = {
+        "model": kind,
+        "shape": SHAPES[kind],
+        "mode": "LoRA r=8" if mode == "lora" else "full",
+        "precision": precision,
+        "batch_size": batch_size,
+        "steps": len(timed),
+        "seconds": seconds,
+        "examples_per_s": batch_size * len(timed) / seconds,
+        "real_tokens_per_s": real / seconds,
+        "padding_share": 1 - real / padded,
+        "peak_memory_mb": peak.mb,
+        "peak_memory_kind": peak.kind,
+        "trainable_params": counts["trainable"],
+        "total_params": counts["total"],
+        "trainable_share": counts["share"],
+        "final_loss": float(torch.stack(losses).float().mean()),
+    }
     return row
 
 
@@ -240,8 +296,11 @@ def training_section(kind: str, plan: Plan, device: torch.device) -> dict:
     for mode in ("full", "lora"):
         rows.append(train_throughput(init_model, kind, mode, plan, device))
         free_memory()  # the copy just trained is garbage now: give its GPU memory back first
-    return {"config": describe_config(init_model), "rows": rows,
-            "lora_speedup_examples_per_s": rows[1]["examples_per_s"] / rows[0]["examples_per_s"]}
+    return {
+        "config": describe_config(init_model),
+        "rows": rows,
+        "lora_speedup_examples_per_s": rows[1]["examples_per_s"] / rows[0]["examples_per_s"],
+    }
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -252,16 +311,26 @@ def training_section(kind: str, plan: Plan, device: torch.device) -> dict:
 def quantization_configs(dtype: torch.dtype) -> list[tuple[str, transformers.BitsAndBytesConfig | None]]:
     """The unquantized reference first, then LLM.int8 and NF4, as week 5 loads them
     (`compression.bnb_config`: the classification head stays in full precision)."""
-    return [("bf16" if dtype == torch.bfloat16 else "fp32", None),
-            ("int8", compression.bnb_config("int8", dtype)), ("nf4", compression.bnb_config("nf4", dtype))]
+    return [
+        ("bf16" if dtype == torch.bfloat16 else "fp32", None),
+        ("int8", compression.bnb_config("int8", dtype)),
+        ("nf4", compression.bnb_config("nf4", dtype)),
+    ]
 
 
-def measure_variant(folder: str, quantization: transformers.BitsAndBytesConfig | None, dtype: torch.dtype,
-                    examples: list[list[int]], plan: Plan, device: torch.device) -> tuple[dict, np.ndarray]:
+def measure_variant(
+    folder: str,
+    quantization: transformers.BitsAndBytesConfig | None,
+    dtype: torch.dtype,
+    examples: list[list[int]],
+    plan: Plan,
+    device: torch.device,
+) -> tuple[dict, np.ndarray]:
     """Load the saved model as `quantization` says and time it; also return its logits on `examples`."""
     start = time.perf_counter()
     model = transformers.AutoModelForSequenceClassification.from_pretrained(
-        folder, dtype=dtype, quantization_config=quantization, device_map={"": str(device)}).eval()
+        folder, dtype=dtype, quantization_config=quantization, device_map={"": str(device)}
+    ).eval()
     load_seconds = time.perf_counter() - start
     pad_id = model.config.pad_token_id
 
@@ -275,12 +344,16 @@ def measure_variant(folder: str, quantization: transformers.BitsAndBytesConfig |
     with measure.PeakMemory(device) as peak:
         latency_small = measure.latency_ms(predict, examples, small, plan.latency_repeats)
         latency_large = measure.latency_ms(predict, examples, large, plan.latency_repeats)
-        logits = np.concatenate([predict(examples[i:i + large]) for i in range(0, len(examples), large)])
-    row = {"load_seconds": load_seconds, "footprint_mb": model.get_memory_footprint() / 2**20,
-           f"latency_ms_batch{small}": latency_small["median_ms"],
-           f"latency_ms_batch{large}": latency_large["median_ms"],
-           "latency": {str(small): latency_small, str(large): latency_large},
-           "inference_peak_mb": peak.mb, "inference_peak_kind": peak.kind}
+        logits = np.concatenate([predict(examples[i : i + large]) for i in range(0, len(examples), large)])
+    row = {
+        "load_seconds": load_seconds,
+        "footprint_mb": model.get_memory_footprint() / 2**20,
+        f"latency_ms_batch{small}": latency_small["median_ms"],
+        f"latency_ms_batch{large}": latency_large["median_ms"],
+        "latency": {str(small): latency_small, str(large): latency_large},
+        "inference_peak_mb": peak.mb,
+        "inference_peak_kind": peak.kind,
+    }
     return row, logits
 
 
@@ -321,31 +394,59 @@ TITLES = {
     "quantization_encoder": "3a. bitsandbytes INT8 and NF4: encoder (ModernBERT-base shape)",
     "quantization_decoder": "3b. bitsandbytes INT8 and NF4: decoder (Qwen2.5-0.5B shape)",
 }
-TRAIN_COLUMNS = [("mode", "{}"), ("precision", "{}"), ("examples_per_s", "{:.1f}"), ("real_tokens_per_s", "{:.0f}"),
-                 ("padding_share", "{:.0%}"), ("peak_memory_mb", "{:.0f}"), ("trainable_params", "{:,}"),
-                 ("trainable_share", "{:.2%}"), ("final_loss", "{:.3f}")]
+TRAIN_COLUMNS = [
+    ("mode", "{}"),
+    ("precision", "{}"),
+    ("examples_per_s", "{:.1f}"),
+    ("real_tokens_per_s", "{:.0f}"),
+    ("padding_share", "{:.0%}"),
+    ("peak_memory_mb", "{:.0f}"),
+    ("trainable_params", "{:,}"),
+    ("trainable_share", "{:.2%}"),
+    ("final_loss", "{:.3f}"),
+]
 
 
 def columns_for(name: str, plan: Plan) -> list[tuple[str, str]]:
     """The (key, format) pairs a section's table shows; the JSON keeps every key."""
     if name == "finetune_throughput":
-        return [("side", "{}"), ("precision", "{}"), ("optimizer", "{}"), ("examples_per_s", "{:.1f}"),
-                ("real_tokens_per_s", "{:.0f}"), ("padding_share", "{:.0%}"), ("ms_per_step", "{:.0f}"),
-                ("mfu_real_tokens", "{:.1%}"), ("peak_memory_mb", "{:.0f}")]
+        return [
+            ("side", "{}"),
+            ("precision", "{}"),
+            ("optimizer", "{}"),
+            ("examples_per_s", "{:.1f}"),
+            ("real_tokens_per_s", "{:.0f}"),
+            ("padding_share", "{:.0%}"),
+            ("ms_per_step", "{:.0f}"),
+            ("mfu_real_tokens", "{:.1%}"),
+            ("peak_memory_mb", "{:.0f}"),
+        ]
     if name.startswith("lora_training"):
         return TRAIN_COLUMNS
     small, large = plan.latency_batch_sizes
-    return [("variant", "{}"), ("footprint_mb", "{:.1f}"), (f"latency_ms_batch{small}", "{:.2f}"),
-            (f"latency_ms_batch{large}", "{:.3f}"), ("inference_peak_mb", "{:.0f}"), ("argmax_agreement", "{:.1%}"),
-            ("max_abs_logit_diff", "{:.4f}"), ("load_seconds", "{:.1f}")]
+    return [
+        ("variant", "{}"),
+        ("footprint_mb", "{:.1f}"),
+        (f"latency_ms_batch{small}", "{:.2f}"),
+        (f"latency_ms_batch{large}", "{:.3f}"),
+        ("inference_peak_mb", "{:.0f}"),
+        ("argmax_agreement", "{:.1%}"),
+        ("max_abs_logit_diff", "{:.4f}"),
+        ("load_seconds", "{:.1f}"),
+    ]
 
 
 def section_markdown(name: str, section: dict, plan: Plan) -> str:
     """One heading and one table; a failed section shows its error, a failed row its own."""
     lines = [f"## {TITLES[name]}", ""]
     if "config" in section:
-        lines += [", ".join(f"{key} {value:,}" if isinstance(value, int) else f"{key} {value}"
-                            for key, value in section["config"].items()), ""]
+        lines += [
+            ", ".join(
+                f"{key} {value:,}" if isinstance(value, int) else f"{key} {value}"
+                for key, value in section["config"].items()
+            ),
+            "",
+        ]
     if "rows" in section:
         columns = columns_for(name, plan)
         table = [[fmt.format(row[key]) if key in row else "" for key, fmt in columns] for row in section["rows"]]
@@ -393,8 +494,11 @@ def write_report(out: Path, report: dict, plan: Plan) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for gpu_suite.json and gpu_suite.md")
-    parser.add_argument("--cpu-smoke", action="store_true",
-                        help="every section on CPU with tiny configs and few steps: checks the code, not the speed")
+    parser.add_argument(
+        "--cpu-smoke",
+        action="store_true",
+        help="every section on CPU with tiny configs and few steps: checks the code, not the speed",
+    )
     args = parser.parse_args(argv)
     if not args.cpu_smoke and not torch.cuda.is_available():
         parser.error("no CUDA device: run this on a GPU machine, or pass --cpu-smoke for the small CPU check")
@@ -406,10 +510,14 @@ def main(argv: list[str] | None = None) -> int:
     threads = torch.get_num_threads()
     report = {
         "mode": "cpu-smoke" if args.cpu_smoke else "gpu",
-        "device": (torch.cuda.get_device_name(device) if device.type == "cuda"
-                   else f"CPU, {threads} thread{'s' * (threads > 1)}"),
-        "versions": {name: importlib.metadata.version(name)
-                     for name in ("torch", "transformers", "peft", "bitsandbytes")},
+        "device": (
+            torch.cuda.get_device_name(device)
+            if device.type == "cuda"
+            else f"CPU, {threads} thread{'s' * (threads > 1)}"
+        ),
+        "versions": {
+            name: importlib.metadata.version(name) for name in ("torch", "transformers", "peft", "bitsandbytes")
+        },
         "plan": dataclasses.asdict(plan),
         "sections": {},
     }
@@ -430,8 +538,10 @@ def main(argv: list[str] | None = None) -> int:
     report["wall_seconds"] = time.perf_counter() - started
     write_report(args.out, report, plan)
     print(f"\nwrote {args.out / 'gpu_suite.json'} and {args.out / 'gpu_suite.md'}")
-    print(f"total wall time: {report['wall_seconds']:.1f} s (imports not included); "
-          f"failed sections: {', '.join(report['failed']) or 'none'}")
+    print(
+        f"total wall time: {report['wall_seconds']:.1f} s (imports not included); "
+        f"failed sections: {', '.join(report['failed']) or 'none'}"
+    )
     return 1 if report["failed"] else 0
 
 

@@ -51,8 +51,14 @@ def main() -> None:
     try:
         plain = make_course(base / "plain", args.n)
         start = time.perf_counter()
-        nbgrader_course.nbgrader(plain, "autograde", "week1", "--create", "--force",
-                                 env={"COURSE_MODE": "grading", "COURSE_RUNS_DIR": "runs"})
+        nbgrader_course.nbgrader(
+            plain,
+            "autograde",
+            "week1",
+            "--create",
+            "--force",
+            env={"COURSE_MODE": "grading", "COURSE_RUNS_DIR": "runs"},
+        )
         plain_s = time.perf_counter() - start
 
         ours = make_course(base / "ours", args.n)
@@ -64,15 +70,22 @@ def main() -> None:
     finally:
         shutil.rmtree(base, ignore_errors=True)
     clean = sum(r.integrity() == "clean" for r in results)
-    numbers = {"submissions": args.n, "nbgrader_autograde_s": round(plain_s, 1),
-               "course_grade_s": round(ours_s, 1), "workers": args.workers,
-               "ratio_course_over_nbgrader": round(ours_s / plain_s, 2),
-               "artifact_checks_s_per_submission": round(per_check, 4), "clean_submissions": clean}
+    numbers = {
+        "submissions": args.n,
+        "nbgrader_autograde_s": round(plain_s, 1),
+        "course_grade_s": round(ours_s, 1),
+        "workers": args.workers,
+        "ratio_course_over_nbgrader": round(ours_s / plain_s, 2),
+        "artifact_checks_s_per_submission": round(per_check, 4),
+        "clean_submissions": clean,
+    }
     print(f"{'side':<40}{'seconds':>10}{'s / submission':>16}")
     print(f"{'nbgrader autograde (1 execution)':<40}{plain_s:>10.1f}{plain_s / args.n:>16.2f}")
     print(f"{f'course grade --workers {args.workers} (2 executions)':<40}{ours_s:>10.1f}{ours_s / args.n:>16.2f}")
-    print(f"ratio course/nbgrader: {ours_s / plain_s:.2f}; artifact checks alone: {per_check * 1000:.0f} ms "
-          f"per submission; {clean}/{args.n} graded clean")
+    print(
+        f"ratio course/nbgrader: {ours_s / plain_s:.2f}; artifact checks alone: {per_check * 1000:.0f} ms "
+        f"per submission; {clean}/{args.n} graded clean"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(numbers, indent=1))
 

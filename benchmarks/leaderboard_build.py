@@ -40,10 +40,19 @@ def pandas_floor(course: Path, out: Path) -> float:
             data = json.loads(path.read_text())
             extra = data["extra_data"]
             for run, m in (extra.get("metrics") or {}).items():
-                rows.append({"name": path.parent.name, "run": run, "macro_f1": m["val"]["macro_f1"],
-                             "accuracy": m["val"]["accuracy"], "zero_f1": m["val"]["zero_f1_classes"],
-                             "tail_f1": m["val"]["tier_f1"]["tail"], "latency_ms": m["latency_ms"],
-                             "params": m["trainable_parameters"], "integrity": extra["integrity"]})
+                rows.append(
+                    {
+                        "name": path.parent.name,
+                        "run": run,
+                        "macro_f1": m["val"]["macro_f1"],
+                        "accuracy": m["val"]["accuracy"],
+                        "zero_f1": m["val"]["zero_f1_classes"],
+                        "tail_f1": m["val"]["tier_f1"]["tail"],
+                        "latency_ms": m["latency_ms"],
+                        "params": m["trainable_parameters"],
+                        "integrity": extra["integrity"],
+                    }
+                )
         frame = pd.DataFrame(rows).sort_values("macro_f1", ascending=False)
         frame.insert(0, "rank", frame["macro_f1"].round(4).rank(method="min", ascending=False).astype(int))
         (out / f"{week_dir.name}.html").write_text(frame.to_html(index=False, float_format="%.4f"))
@@ -60,8 +69,11 @@ def timed(fn, *args, **kwargs) -> tuple[float, float]:
 def _cpu() -> float:
     import resource
 
-    return sum(getattr(resource.getrusage(who), field) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
-               for field in ("ru_utime", "ru_stime"))
+    return sum(
+        getattr(resource.getrusage(who), field)
+        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+        for field in ("ru_utime", "ru_stime")
+    )
 
 
 def main() -> None:
@@ -77,8 +89,10 @@ def main() -> None:
     course = root / "course"
     start = time.perf_counter()
     synthetic.write_course(course, students=args.students, weeks=args.weeks)
-    print(f"synthetic course: {args.students} students x {args.weeks} weeks written in "
-          f"{time.perf_counter() - start:.1f} s ({course})")
+    print(
+        f"synthetic course: {args.students} students x {args.weeks} weeks written in "
+        f"{time.perf_counter() - start:.1f} s ({course})"
+    )
     now = datetime(2026, 6, 1, tzinfo=timezone.utc)  # after every deadline: private boards too
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"CPUs: {os.cpu_count()}, load average before the runs: {load:.1f}")
@@ -102,8 +116,10 @@ def main() -> None:
     for label, wall, cpu in rows:
         print(f"{label:70s} {wall:7.2f} {cpu:7.2f}")
     best = min(one[0], forked[0])
-    print(f"\n{pages} HTML pages; build / floor (wall): {best / floor[0]:.1f}x; target < 3 s: "
-          f"{'met' if best < 3 else 'NOT met'} (best warm build {best:.2f} s)")
+    print(
+        f"\n{pages} HTML pages; build / floor (wall): {best / floor[0]:.1f}x; target < 3 s: "
+        f"{'met' if best < 3 else 'NOT met'} (best warm build {best:.2f} s)"
+    )
     print("\nwhere the warm one-process build's time goes (wall s, main process):")
     total = sum(phases.values())
     for name, seconds in sorted(phases.items(), key=lambda kv: -kv[1]):

@@ -43,9 +43,11 @@ def measure(make_model, train_texts, train_labels, val_texts, val_labels) -> dic
     pred = aligned_proba(model, val_texts, NUM_LABELS).argmax(axis=1)
     predict = (time.perf_counter() - wall, time.process_time() - cpu)
     return {
-        "fit_seconds": round(fit[0], 3), "predict_seconds": round(predict[0], 3),
+        "fit_seconds": round(fit[0], 3),
+        "predict_seconds": round(predict[0], 3),
         "total_seconds": round(fit[0] + predict[0], 3),
-        "fit_cpu_seconds": round(fit[1], 3), "predict_cpu_seconds": round(predict[1], 3),
+        "fit_cpu_seconds": round(fit[1], 3),
+        "predict_cpu_seconds": round(predict[1], 3),
         "total_cpu_seconds": round(fit[1] + predict[1], 3),
         "val_accuracy": round(metrics.accuracy(val_labels, pred, NUM_LABELS), 4),
         "val_macro_f1": round(metrics.macro_f1(val_labels, pred, NUM_LABELS), 4),
@@ -64,41 +66,66 @@ def subsample(texts: list[str], labels: np.ndarray, n: int, seed: int) -> tuple[
 
 def compare(name: str, train_texts, train_labels, val_texts, val_labels) -> dict:
     """Both recipes on one data set, printed as they finish, and the speed ratio of their totals."""
-    print(f"\n{name}: {len(train_texts)} train / {len(val_texts)} val, "
-          f"{len(np.unique(train_labels))} classes in train", flush=True)
+    print(
+        f"\n{name}: {len(train_texts)} train / {len(val_texts)} val, {len(np.unique(train_labels))} classes in train",
+        flush=True,
+    )
     sides = {}
     for side, make_model in (("course", course_tfidf), ("fast", fast_tfidf)):
         sides[side] = measure(make_model, train_texts, train_labels, val_texts, val_labels)
         r = sides[side]
-        print(f"  {side:6s}  fit {r['fit_seconds']:8.2f}s  predict {r['predict_seconds']:6.2f}s  "
-              f"total {r['total_seconds']:8.2f}s (cpu {r['total_cpu_seconds']:8.2f}s)  "
-              f"acc {r['val_accuracy']:.4f}  macro-F1 {r['val_macro_f1']:.4f}  "
-              f"zero-F1 {r['val_zero_f1_classes']}  predicted {r['classes_predicted']} classes", flush=True)
+        print(
+            f"  {side:6s}  fit {r['fit_seconds']:8.2f}s  predict {r['predict_seconds']:6.2f}s  "
+            f"total {r['total_seconds']:8.2f}s (cpu {r['total_cpu_seconds']:8.2f}s)  "
+            f"acc {r['val_accuracy']:.4f}  macro-F1 {r['val_macro_f1']:.4f}  "
+            f"zero-F1 {r['val_zero_f1_classes']}  predicted {r['classes_predicted']} classes",
+            flush=True,
+        )
     speedup = sides["course"]["total_seconds"] / sides["fast"]["total_seconds"]
     cpu_speedup = sides["course"]["total_cpu_seconds"] / sides["fast"]["total_cpu_seconds"]
     gain = sides["fast"]["val_macro_f1"] - sides["course"]["val_macro_f1"]
     print(f"  fast is {speedup:.1f}x faster (cpu {cpu_speedup:.1f}x), macro-F1 {gain:+.4f}", flush=True)
-    return {"train": len(train_texts), "val": len(val_texts), **sides,
-            "speedup": round(speedup, 2), "cpu_speedup": round(cpu_speedup, 2),
-            "macro_f1_gain": round(gain, 4)}
+    return {
+        "train": len(train_texts),
+        "val": len(val_texts),
+        **sides,
+        "speedup": round(speedup, 2),
+        "cpu_speedup": round(cpu_speedup, 2),
+        "macro_f1_gain": round(gain, 4),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help=f"keep {QUICK['train']} train / {QUICK['val']} val rows per data set")
+    parser.add_argument(
+        "--quick", action="store_true", help=f"keep {QUICK['train']} train / {QUICK['val']} val rows per data set"
+    )
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the results here")
-    parser.add_argument("--sample", type=Path, default=SHARED / "data" / "cfpb_real_sample.csv",
-                        help="real CFPB sample csv (skipped if absent)")
-    parser.add_argument("--labels", type=Path, default=SHARED / "course_contract" / "label_list.json",
-                        help="the real course's label list")
+    parser.add_argument(
+        "--sample",
+        type=Path,
+        default=SHARED / "data" / "cfpb_real_sample.csv",
+        help="real CFPB sample csv (skipped if absent)",
+    )
+    parser.add_argument(
+        "--labels",
+        type=Path,
+        default=SHARED / "course_contract" / "label_list.json",
+        help="the real course's label list",
+    )
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
 
     with api.configured(course="synthetic", max_train_examples=None):
         train_ds, val_ds = api.load_course_data()
-    data = {"synthetic": (list(train_ds["text"]), np.asarray(train_ds["label"]),
-                          list(val_ds["text"]), np.asarray(val_ds["label"]))}
+    data = {
+        "synthetic": (
+            list(train_ds["text"]),
+            np.asarray(train_ds["label"]),
+            list(val_ds["text"]),
+            np.asarray(val_ds["label"]),
+        )
+    }
     if args.sample.is_file():
         labels = json.loads(args.labels.read_text(encoding="utf-8"))
         data["real_sample"] = real_sample_split(args.sample, labels, seed=args.seed)
@@ -115,9 +142,13 @@ def main() -> None:
 
     report = {
         "quick": args.quick,
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "threads": 1,
-                    "sklearn": sklearn.__version__,
-                    "load_average_1m_at_end": round(os.getloadavg()[0], 2)},  # a shared machine inflates wall time
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "threads": 1,
+            "sklearn": sklearn.__version__,
+            "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+        },  # a shared machine inflates wall time
         "results": results,
     }
     if args.json:

@@ -43,13 +43,15 @@ class SplitStore:
     def read(self, split: str, op: str) -> pd.DataFrame:
         """A copy of one split (the caller may mutate it freely), logged under `op`."""
         frame = self.data.splits[split]
-        self.log.append({
-            "t": round(time.monotonic() - self._start, 4),
-            "split": split,
-            "op": op,
-            "caller": _caller(),
-            "phase": self.phase,
-        })
+        self.log.append(
+            {
+                "t": round(time.monotonic() - self._start, 4),
+                "split": split,
+                "op": op,
+                "caller": _caller(),
+                "phase": self.phase,
+            }
+        )
         if split == "test" and self.hide_test_labels:
             return frame.drop(columns=["label", "label_name"]).copy()
         return frame.copy()

@@ -86,8 +86,7 @@ def course_labels() -> list[str]:
     return load_contract(config_for(settings.course), settings.contract_dir).labels
 
 
-def load_course_data(tokenizer=None, max_length: int | None = None, slices: bool = False,
-                     padding: bool | str = False):
+def load_course_data(tokenizer=None, max_length: int | None = None, slices: bool = False, padding: bool | str = False):
     """(train_ds, val_ds) as `datasets.Dataset`s with columns id, text, label, label_name.
 
     With a tokenizer, adds input_ids / attention_mask, truncated to `max_length` (default
@@ -104,12 +103,14 @@ def load_course_data(tokenizer=None, max_length: int | None = None, slices: bool
     if cap is not None and cap < len(frames[0]):
         frames[0] = frames[0].sample(n=cap, random_state=settings.seed).sort_index()
     labels = st.data.contract.labels
-    features = datasets.Features({
-        "id": datasets.Value("string"),
-        "text": datasets.Value("string"),
-        "label": datasets.ClassLabel(names=labels),
-        "label_name": datasets.Value("string"),
-    })
+    features = datasets.Features(
+        {
+            "id": datasets.Value("string"),
+            "text": datasets.Value("string"),
+            "label": datasets.ClassLabel(names=labels),
+            "label_name": datasets.Value("string"),
+        }
+    )
     out = []
     for frame in frames:
         frame = frame[["id", "text", "label", "label_name"]].reset_index(drop=True)
@@ -120,9 +121,11 @@ def load_course_data(tokenizer=None, max_length: int | None = None, slices: bool
                 ds = ds.add_column(name, cols[name].tolist())
         if tokenizer is not None:
             length = max_length or settings.max_length
-            ds = ds.map(lambda batch: tokenizer(batch["text"], truncation=True, max_length=length,
-                                                padding=padding),
-                        batched=True, desc="tokenizing")
+            ds = ds.map(
+                lambda batch: tokenizer(batch["text"], truncation=True, max_length=length, padding=padding),
+                batched=True,
+                desc="tokenizing",
+            )
         out.append(ds)
     return out[0], out[1]
 
@@ -131,8 +134,9 @@ def evaluate(y_true: Sequence[int], y_pred) -> dict:
     """The course metrics: accuracy, macro-F1 over every course label, weighted F1, zero-F1 count,
     per-class P/R/F1 and the pinned tier F1. `y_pred` may be labels or (n, NUM_LABELS) scores."""
     data = store().data
-    return metrics.summary(y_true, y_pred, len(data.contract.labels), class_tiers=data.tiers,
-                           label_names=data.contract.labels)
+    return metrics.summary(
+        y_true, y_pred, len(data.contract.labels), class_tiers=data.tiers, label_names=data.contract.labels
+    )
 
 
 def _fingerprints(st: SplitStore) -> dict[str, str]:
@@ -173,8 +177,9 @@ def final_evaluation(predict: Callable[[list[str]], object], run: str, extra: di
     num_labels = len(data.contract.labels)
     with st.final_phase():
         frames = {split: st.read(split, "final_evaluation") for split in ("val", "test")}
-        outputs = {split: _run_predict(predict, frame["text"].tolist(), split, num_labels)
-                   for split, frame in frames.items()}
+        outputs = {
+            split: _run_predict(predict, frame["text"].tolist(), split, num_labels) for split, frame in frames.items()
+        }
 
     shown = {"val": evaluate(frames["val"]["label"].to_numpy(), outputs["val"][0])}
     if settings.mode == "self-check":
@@ -185,7 +190,8 @@ def final_evaluation(predict: Callable[[list[str]], object], run: str, extra: di
         try:
             old = runrecord.read_record(path)
             previous = old.get("previous_calls", []) + [
-                {"created": old.get("created"), "val_macro_f1": old["metrics"]["val"]["macro_f1"]}]
+                {"created": old.get("created"), "val_macro_f1": old["metrics"]["val"]["macro_f1"]}
+            ]
         except (runrecord.RecordError, KeyError, TypeError):
             previous = [{"created": None, "val_macro_f1": None, "note": "unreadable earlier record"}]
     record = {
@@ -194,16 +200,24 @@ def final_evaluation(predict: Callable[[list[str]], object], run: str, extra: di
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "calls": len(previous) + 1,
         "previous_calls": previous,
-        "course": {"name": data.config.name, "num_labels": num_labels,
-                   "contract_sha256": data.config.sha256["label_list.json"]},
+        "course": {
+            "name": data.config.name,
+            "num_labels": num_labels,
+            "contract_sha256": data.config.sha256["label_list.json"],
+        },
         "fingerprints": _fingerprints(st),
-        "predictions": {split: {"ids": frames[split]["id"].tolist(), "labels": outputs[split][0].tolist()}
-                        for split in frames},
+        "predictions": {
+            split: {"ids": frames[split]["id"].tolist(), "labels": outputs[split][0].tolist()} for split in frames
+        },
         "metrics": {split: {k: v for k, v in m.items() if k != "per_class"} for split, m in shown.items()},
         "settings": settings.as_dict(),
-        "timings": {split: {"seconds": round(outputs[split][2], 4),
-                            "ms_per_example": round(1000 * outputs[split][2] / max(len(frames[split]), 1), 4)}
-                    for split in frames},
+        "timings": {
+            split: {
+                "seconds": round(outputs[split][2], 4),
+                "ms_per_example": round(1000 * outputs[split][2] / max(len(frames[split]), 1), 4),
+            }
+            for split in frames
+        },
         "environment": runrecord.environment(),
         "access_log": list(st.log),
         "extra": extra or {},

@@ -63,9 +63,15 @@ class Band:
         std = float(array.std(ddof=1)) if len(array) > 1 else 0.0
         spread = max(std, boot_se)
         mean = float(array.mean())
-        return cls(mean=round(mean, 4), std=round(std, 4), boot_se=round(boot_se, 4),
-                   lower=round(mean - 2 * spread, 4), upper=round(mean + 2 * spread, 4), n=int(len(array)),
-                   source=source)
+        return cls(
+            mean=round(mean, 4),
+            std=round(std, 4),
+            boot_se=round(boot_se, 4),
+            lower=round(mean - 2 * spread, 4),
+            upper=round(mean + 2 * spread, 4),
+            n=int(len(array)),
+            source=source,
+        )
 
     @classmethod
     def from_dict(cls, raw: object, where: str) -> Band:
@@ -84,17 +90,24 @@ class Band:
         fields = set(cls.__dataclass_fields__)
         missing, unknown = sorted(fields - set(raw)), sorted(set(raw) - fields)
         if missing or unknown:
-            parts = ([f"missing {', '.join(missing)}"] if missing else []) + \
-                    ([f"unknown {', '.join(unknown)}"] if unknown else [])
+            parts = ([f"missing {', '.join(missing)}"] if missing else []) + (
+                [f"unknown {', '.join(unknown)}"] if unknown else []
+            )
             raise BandsError(f"{where}: {'; '.join(parts)}")
         n, source = raw["n"], raw["source"]
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise BandsError(f"{where}: n is {n!r}; expected a count of runs >= 1")
         if not isinstance(source, str):
             raise BandsError(f"{where}: source is {source!r}; expected text naming where the band comes from")
-        band = cls(mean=_number(raw["mean"], where, "mean"), std=_number(raw["std"], where, "std", True),
-                   boot_se=_number(raw["boot_se"], where, "boot_se", True), lower=_number(raw["lower"], where, "lower"),
-                   upper=_number(raw["upper"], where, "upper"), n=n, source=source)
+        band = cls(
+            mean=_number(raw["mean"], where, "mean"),
+            std=_number(raw["std"], where, "std", True),
+            boot_se=_number(raw["boot_se"], where, "boot_se", True),
+            lower=_number(raw["lower"], where, "lower"),
+            upper=_number(raw["upper"], where, "upper"),
+            n=n,
+            source=source,
+        )
         if band.lower > band.upper:
             raise BandsError(f"{where}: lower {band.lower} is above upper {band.upper}")
         return band
@@ -123,17 +136,23 @@ def _read(profile: str, folder: Path) -> Bands:
             return Band.from_dict(node, f"{path}: {'/'.join(keys)}")
         if not isinstance(node, dict):
             where = f"{path}: {'/'.join(keys)}" if keys else str(path)
-            raise BandsError(f"{where}: expected a mapping {' -> '.join(LEVELS[len(keys):])} -> band")
+            raise BandsError(f"{where}: expected a mapping {' -> '.join(LEVELS[len(keys) :])} -> band")
         return {str(key): walk(value, (*keys, str(key))) for key, value in node.items()}
 
     return walk(loaded, ())
 
 
 def _plain(bands: Bands) -> dict:
-    return {week: {pipeline: {split: {metric: band.as_dict() for metric, band in by_metric.items()}
-                              for split, by_metric in splits.items()}
-                   for pipeline, splits in pipelines.items()}
-            for week, pipelines in bands.items()}
+    return {
+        week: {
+            pipeline: {
+                split: {metric: band.as_dict() for metric, band in by_metric.items()}
+                for split, by_metric in splits.items()
+            }
+            for pipeline, splits in pipelines.items()
+        }
+        for week, pipelines in bands.items()
+    }
 
 
 def load_bands(profile: str, folder: Path = BANDS_DIR) -> dict:
@@ -141,14 +160,16 @@ def load_bands(profile: str, folder: Path = BANDS_DIR) -> dict:
     return _plain(_read(profile, folder))
 
 
-def find(profile: str, week: str, pipeline: str, split: str = "val", metric: str = "macro_f1",
-         folder: Path = BANDS_DIR) -> Band | None:
+def find(
+    profile: str, week: str, pipeline: str, split: str = "val", metric: str = "macro_f1", folder: Path = BANDS_DIR
+) -> Band | None:
     """One band, or None when that pipeline has none for this profile."""
     return _read(profile, folder).get(week, {}).get(pipeline, {}).get(split, {}).get(metric)
 
 
-def lookup(profile: str, week: str, pipeline: str, split: str = "val", metric: str = "macro_f1",
-           folder: Path = BANDS_DIR) -> dict | None:
+def lookup(
+    profile: str, week: str, pipeline: str, split: str = "val", metric: str = "macro_f1", folder: Path = BANDS_DIR
+) -> dict | None:
     """`find` as the file's dict: what the grader indexes (`band["lower"]`) and stores in its results."""
     band = find(profile, week, pipeline, split, metric, folder)
     return None if band is None else band.as_dict()
@@ -172,8 +193,9 @@ def bootstrap_se(y_true, y_pred, num_labels: int, metric: str, seed: int = 0) ->
     return (ci["high"] - ci["low"]) / (2 * 1.96)
 
 
-def write_band(profile: str, week: str, pipeline: str, split_bands: dict[str, dict[str, Band]],
-               folder: Path = BANDS_DIR) -> Path:
+def write_band(
+    profile: str, week: str, pipeline: str, split_bands: dict[str, dict[str, Band]], folder: Path = BANDS_DIR
+) -> Path:
     """Replace one pipeline's bands (split -> metric -> band) in `<profile>.yaml`, keeping every other
     entry, atomically: a grader reading the file never sees half of it."""
     bands = _read(profile, folder)

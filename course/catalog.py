@@ -44,8 +44,9 @@ class CourseData:
     tiers: list[str]  # per class id: head / mid / tail by train count (course.slices)
 
 
-def write_course(out_dir: Path, name: str, raw_train, raw_test, contract_files: dict[str, object],
-                 max_length: int = 128) -> Path:
+def write_course(
+    out_dir: Path, name: str, raw_train, raw_test, contract_files: dict[str, object], max_length: int = 128
+) -> Path:
     """Write raw files, contract and a course.toml that pins them; returns the toml's path."""
     (out_dir / "raw").mkdir(parents=True, exist_ok=True)
     (out_dir / "contract").mkdir(exist_ok=True)
@@ -65,9 +66,12 @@ def write_course(out_dir: Path, name: str, raw_train, raw_test, contract_files: 
         dataset=DatasetSpec(source="files", path=out_dir / "raw"),
         sha256={f: sha256_file(out_dir / "contract" / f) for f in contract_files},
         expected={
-            "raw_train": len(raw_train), "raw_test": len(raw_test),
-            "train": len(contract_files["train_indices.json"]), "val": len(contract_files["val_indices.json"]),
-            "test": kept(raw_test), "num_labels": len(contract_files["label_list.json"]),
+            "raw_train": len(raw_train),
+            "raw_test": len(raw_test),
+            "train": len(contract_files["train_indices.json"]),
+            "val": len(contract_files["val_indices.json"]),
+            "test": kept(raw_test),
+            "num_labels": len(contract_files["label_list.json"]),
         },
         contract_dir=out_dir / "contract",
     )
@@ -115,8 +119,9 @@ def config_for(course: str) -> CourseConfig:
     )
 
 
-def open_course(config: CourseConfig, data_dir: Path | str | None = None,
-                contract_dir: Path | str | None = None) -> CourseData:
+def open_course(
+    config: CourseConfig, data_dir: Path | str | None = None, contract_dir: Path | str | None = None
+) -> CourseData:
     """Load the contract and raw rows of a course and build its splits and tiers."""
     contract = load_contract(config, contract_dir)
     raw_train, raw_test = load_raw(config, data_dir)
@@ -143,8 +148,12 @@ def write_real_shaped_raw(config: CourseConfig, contract: Contract, out_dir: Pat
     uncovered = [i for i in range(expected["raw_train"]) if i not in covered]
     plan = synthetic.plan_from_contract(contract.labels, contract.merge_map)
     raw_train, raw_test = synthetic.generate_raw(
-        plan, expected["raw_train"], expected["raw_test"], seed,
-        uncovered_train=uncovered, n_test_dropped=expected["raw_test"] - expected["test"],
+        plan,
+        expected["raw_train"],
+        expected["raw_test"],
+        seed,
+        uncovered_train=uncovered,
+        n_test_dropped=expected["raw_test"] - expected["test"],
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     raw_train.to_parquet(out_dir / f"{config.dataset.train_split}.parquet", index=False)

@@ -105,8 +105,7 @@ def _index_list(path: Path, raw_rows: int) -> list[int]:
     bad = [v for v in values if not 0 <= v < raw_rows]
     if bad:
         raise ContractError(
-            f"{path}: index {bad[0]} is out of range for a raw train split of {raw_rows} rows "
-            f"({len(bad)} such indices)"
+            f"{path}: index {bad[0]} is out of range for a raw train split of {raw_rows} rows ({len(bad)} such indices)"
         )
     return values
 
@@ -120,9 +119,7 @@ def load_contract(config: CourseConfig, contract_dir: Path | str | None = None) 
             raise ContractError(f"contract file missing: {path}")
         actual = sha256_file(path)
         if actual != config.sha256[name]:
-            raise ContractError(
-                f"{path}: sha256 is {actual}, but {config.path} pins {config.sha256[name]}"
-            )
+            raise ContractError(f"{path}: sha256 is {actual}, but {config.path} pins {config.sha256[name]}")
 
     expected = config.expected
     labels = _read_json(folder / "label_list.json")
@@ -143,21 +140,21 @@ def load_contract(config: CourseConfig, contract_dir: Path | str | None = None) 
     for source, target in merge_map.items():
         if target not in known:
             raise ContractError(
-                f"{folder / 'label_merge_mapping.json'}: {source!r} maps to {target!r}, "
-                f"which is not in label_list.json"
+                f"{folder / 'label_merge_mapping.json'}: {source!r} maps to {target!r}, which is not in label_list.json"
             )
 
     train = _index_list(folder / "train_indices.json", expected["raw_train"])
     val = _index_list(folder / "val_indices.json", expected["raw_train"])
-    for name, values, want in (("train_indices.json", train, expected["train"]),
-                               ("val_indices.json", val, expected["val"])):
+    for name, values, want in (
+        ("train_indices.json", train, expected["train"]),
+        ("val_indices.json", val, expected["val"]),
+    ):
         if len(values) != want:
             raise ContractError(f"{folder / name}: {len(values)} indices, config expects {want}")
     overlap = sorted(set(train) & set(val))
     if overlap:
         raise ContractError(
-            f"{folder}: train_indices.json and val_indices.json share {len(overlap)} indices "
-            f"(first: {overlap[:5]})"
+            f"{folder}: train_indices.json and val_indices.json share {len(overlap)} indices (first: {overlap[:5]})"
         )
     baseline = _read_json(folder / "baseline_results.json")
     return Contract(labels, merge_map, train, val, baseline if isinstance(baseline, dict) else {}, folder)

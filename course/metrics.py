@@ -69,10 +69,7 @@ def as_label_array(y: ArrayLike, num_labels: int, name: str = "y_pred") -> np.nd
 
     if arr.ndim == 2:
         if arr.shape[1] != num_labels:
-            raise ValueError(
-                f"{name} scores must have {num_labels} columns (one per class), "
-                f"got shape {arr.shape}"
-            )
+            raise ValueError(f"{name} scores must have {num_labels} columns (one per class), got shape {arr.shape}")
         if not np.isfinite(arr).all():
             raise ValueError(f"{name} scores contain NaN or inf; expected finite values")
         return arr.argmax(axis=1).astype(np.int64)
@@ -82,10 +79,7 @@ def as_label_array(y: ArrayLike, num_labels: int, name: str = "y_pred") -> np.nd
             raise ValueError(f"{name} labels contain NaN or inf; expected integer class labels")
         nonint = arr != np.round(arr)
         if nonint.any():
-            raise ValueError(
-                f"{name} must hold integer class labels, got non-integer value "
-                f"{arr[nonint][0]!r}"
-            )
+            raise ValueError(f"{name} must hold integer class labels, got non-integer value {arr[nonint][0]!r}")
     out_of_range = (arr < 0) | (arr >= num_labels)
     if out_of_range.any():
         bad = arr[out_of_range][0]
@@ -96,9 +90,7 @@ def as_label_array(y: ArrayLike, num_labels: int, name: str = "y_pred") -> np.nd
     return arr.astype(np.int64)
 
 
-def check_pair(
-    y_true: ArrayLike, y_pred: ArrayLike, num_labels: int
-) -> tuple[np.ndarray, np.ndarray]:
+def check_pair(y_true: ArrayLike, y_pred: ArrayLike, num_labels: int) -> tuple[np.ndarray, np.ndarray]:
     """Validate and convert a (y_true, y_pred) pair to equal-length int64 labels.
 
     ``y_true`` must be labels: a 2-D ``y_true`` is almost always scores passed
@@ -107,8 +99,7 @@ def check_pair(
     """
     if np.ndim(y_true) != 1:
         raise ValueError(
-            f"y_true must be a 1-D array of labels, got a {np.ndim(y_true)}-D array "
-            f"of shape {np.shape(y_true)}"
+            f"y_true must be a 1-D array of labels, got a {np.ndim(y_true)}-D array of shape {np.shape(y_true)}"
         )
     t = as_label_array(y_true, num_labels, name="y_true")
     p = as_label_array(y_pred, num_labels, name="y_pred")
@@ -155,9 +146,7 @@ def _check_probs(probs: ArrayLike, name: str = "probs") -> np.ndarray:
 def _check_prob_pair(y_true: ArrayLike, probs: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     p = _check_probs(probs)
     if np.ndim(y_true) != 1:
-        raise ValueError(
-            f"y_true must be a 1-D array of labels, got shape {np.shape(y_true)}"
-        )
+        raise ValueError(f"y_true must be a 1-D array of labels, got shape {np.shape(y_true)}")
     t = as_label_array(y_true, p.shape[1], name="y_true")
     if len(t) != len(p):
         raise ValueError(f"y_true has {len(t)} labels but probs has {len(p)} rows")
@@ -249,27 +238,19 @@ def zero_f1_classes(y_true: ArrayLike, y_pred: ArrayLike, num_labels: int) -> in
 
 def _tier_means(f1: np.ndarray, class_tiers: Sequence[str]) -> dict[str, float]:
     tiers = np.asarray(class_tiers, dtype=object)
-    return {
-        str(tier): float(f1[tiers == tier].mean()) for tier in dict.fromkeys(class_tiers)
-    }
+    return {str(tier): float(f1[tiers == tier].mean()) for tier in dict.fromkeys(class_tiers)}
 
 
 def _check_tiers(class_tiers: Sequence[str], num_labels: int | None = None) -> None:
     if np.ndim(class_tiers) != 1 or len(class_tiers) == 0:
         raise ValueError(
-            f"class_tiers must be a non-empty 1-D sequence of tier names, "
-            f"got shape {np.shape(class_tiers)}"
+            f"class_tiers must be a non-empty 1-D sequence of tier names, got shape {np.shape(class_tiers)}"
         )
     if num_labels is not None and len(class_tiers) != num_labels:
-        raise ValueError(
-            f"class_tiers must have one entry per class ({num_labels}), "
-            f"got {len(class_tiers)}"
-        )
+        raise ValueError(f"class_tiers must have one entry per class ({num_labels}), got {len(class_tiers)}")
 
 
-def tier_f1(
-    y_true: ArrayLike, y_pred: ArrayLike, class_tiers: Sequence[str]
-) -> dict[str, float]:
+def tier_f1(y_true: ArrayLike, y_pred: ArrayLike, class_tiers: Sequence[str]) -> dict[str, float]:
     """Macro-F1 within each frequency tier (e.g. head / mid / tail).
 
     ``class_tiers[c]`` is the tier of class ``c``; its length is the number of
@@ -330,9 +311,7 @@ def nll(y_true: ArrayLike, probs: ArrayLike) -> float:
 
 def _check_bootstrap_args(metric: Metric, n_boot: int, alpha: float) -> None:
     if not callable(metric):
-        raise ValueError(
-            f"metric must be a callable (y_true, y_pred, num_labels) -> float, got {metric!r}"
-        )
+        raise ValueError(f"metric must be a callable (y_true, y_pred, num_labels) -> float, got {metric!r}")
     if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
         raise ValueError(f"n_boot must be a positive int, got {n_boot!r}")
     if not 0 < alpha < 1:
@@ -404,10 +383,9 @@ def paired_bootstrap_diff(
     b = as_label_array(pred_b, num_labels, name="pred_b")
     if len(b) != len(t):
         raise ValueError(f"y_true has {len(t)} labels but pred_b has {len(b)}")
-    diffs = np.array([
-        metric(t[i], b[i], num_labels) - metric(t[i], a[i], num_labels)
-        for i in _resamples(len(t), n_boot, seed)
-    ])
+    diffs = np.array(
+        [metric(t[i], b[i], num_labels) - metric(t[i], a[i], num_labels) for i in _resamples(len(t), n_boot, seed)]
+    )
     low, high = _percentiles(diffs, alpha)
     p_value = min(1.0, 2 * min(np.mean(diffs <= 0), np.mean(diffs >= 0)))
     return {
@@ -440,9 +418,7 @@ def summary(
     """
     t, p = check_pair(y_true, y_pred, num_labels)
     if label_names is not None and len(label_names) != num_labels:
-        raise ValueError(
-            f"label_names must have one entry per class ({num_labels}), got {len(label_names)}"
-        )
+        raise ValueError(f"label_names must have one entry per class ({num_labels}), got {len(label_names)}")
     if class_tiers is not None:
         _check_tiers(class_tiers, num_labels)
     pc = _per_class(_confusion(t, p, num_labels))

@@ -52,12 +52,19 @@ def train_wordpiece(texts: Iterable[str], out_dir: Path, vocab_size: int = 8000)
     tok.decoder = decoders.WordPiece()
     cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
         special_tokens=[("[CLS]", cls), ("[SEP]", sep)],
     )
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]",
-                                   cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
-                                   model_max_length=512)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=512,
+    )
     fast.save_pretrained(out_dir)
     return fast
 
@@ -95,26 +102,54 @@ def build_classifier(name: str, num_labels: int, tokenizer, labels: list[str] | 
     id2label = {i: label for i, label in enumerate(labels)} if labels else None
     label2id = {label: i for i, label in enumerate(labels)} if labels else None
     if name == "tiny-modernbert":
-        config = transformers.ModernBertConfig(**{
-            **dict(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                   num_attention_heads=4, max_position_embeddings=512, global_attn_every_n_layers=2,
-                   local_attention=64, classifier_pooling="mean",  # as ModernBERT-base's hub config
-                   pad_token_id=tokenizer.pad_token_id, cls_token_id=tokenizer.cls_token_id,
-                   sep_token_id=tokenizer.sep_token_id, bos_token_id=tokenizer.cls_token_id,
-                   eos_token_id=tokenizer.sep_token_id, num_labels=num_labels, id2label=id2label,
-                   label2id=label2id),
-            **config_overrides})
+        config = transformers.ModernBertConfig(
+            **{
+                **dict(
+                    vocab_size=len(tokenizer),
+                    hidden_size=64,
+                    intermediate_size=128,
+                    num_hidden_layers=2,
+                    num_attention_heads=4,
+                    max_position_embeddings=512,
+                    global_attn_every_n_layers=2,
+                    local_attention=64,
+                    classifier_pooling="mean",  # as ModernBERT-base's hub config
+                    pad_token_id=tokenizer.pad_token_id,
+                    cls_token_id=tokenizer.cls_token_id,
+                    sep_token_id=tokenizer.sep_token_id,
+                    bos_token_id=tokenizer.cls_token_id,
+                    eos_token_id=tokenizer.sep_token_id,
+                    num_labels=num_labels,
+                    id2label=id2label,
+                    label2id=label2id,
+                ),
+                **config_overrides,
+            }
+        )
         return transformers.ModernBertForSequenceClassification(config)
     if name == "tiny-qwen2":
-        config = transformers.Qwen2Config(**{
-            **dict(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                   num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                   pad_token_id=tokenizer.pad_token_id, num_labels=num_labels, id2label=id2label,
-                   label2id=label2id),
-            **config_overrides})
+        config = transformers.Qwen2Config(
+            **{
+                **dict(
+                    vocab_size=len(tokenizer),
+                    hidden_size=64,
+                    intermediate_size=128,
+                    num_hidden_layers=2,
+                    num_attention_heads=4,
+                    num_key_value_heads=2,
+                    max_position_embeddings=512,
+                    pad_token_id=tokenizer.pad_token_id,
+                    num_labels=num_labels,
+                    id2label=id2label,
+                    label2id=label2id,
+                ),
+                **config_overrides,
+            }
+        )
         return transformers.Qwen2ForSequenceClassification(config)
     model = transformers.AutoModelForSequenceClassification.from_pretrained(
-        name, num_labels=num_labels, id2label=id2label, label2id=label2id, **config_overrides)
+        name, num_labels=num_labels, id2label=id2label, label2id=label2id, **config_overrides
+    )
     if model.config.pad_token_id is None and tokenizer.pad_token_id is not None:
         model.config.pad_token_id = tokenizer.pad_token_id  # decoders classify at the last non-pad token
     return model

@@ -40,12 +40,28 @@ class Settings:
 
 
 PROFILE_DEFAULTS: dict[str, dict] = {
-    "smoke": dict(course="synthetic-small", model_name="tiny-modernbert", decoder_name="tiny-qwen2",
-                  max_train_examples=2000, epochs=1, batch_size=32, learning_rate=1e-3,
-                  max_length=128, device="cpu"),
-    "full": dict(course="real", model_name="answerdotai/ModernBERT-base", decoder_name="Qwen/Qwen2.5-0.5B",
-                 max_train_examples=None, epochs=2, batch_size=32, learning_rate=3e-5,
-                 max_length=128, device="auto"),
+    "smoke": dict(
+        course="synthetic-small",
+        model_name="tiny-modernbert",
+        decoder_name="tiny-qwen2",
+        max_train_examples=2000,
+        epochs=1,
+        batch_size=32,
+        learning_rate=1e-3,
+        max_length=128,
+        device="cpu",
+    ),
+    "full": dict(
+        course="real",
+        model_name="answerdotai/ModernBERT-base",
+        decoder_name="Qwen/Qwen2.5-0.5B",
+        max_train_examples=None,
+        epochs=2,
+        batch_size=32,
+        learning_rate=3e-5,
+        max_length=128,
+        device="auto",
+    ),
 }
 
 
@@ -69,15 +85,26 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
     if mode not in MODES:
         raise ValueError(f"COURSE_MODE={mode!r}; expected one of {', '.join(MODES)}")
     values = dict(PROFILE_DEFAULTS[profile])
-    kinds = {"epochs": int, "batch_size": int, "learning_rate": float, "max_length": int,
-             "max_train_examples": int}
-    for key in ("course", "model_name", "decoder_name", "max_train_examples", "epochs", "batch_size",
-                "learning_rate", "max_length", "device"):
+    kinds = {"epochs": int, "batch_size": int, "learning_rate": float, "max_length": int, "max_train_examples": int}
+    for key in (
+        "course",
+        "model_name",
+        "decoder_name",
+        "max_train_examples",
+        "epochs",
+        "batch_size",
+        "learning_rate",
+        "max_length",
+        "device",
+    ):
         name = "COURSE_" + key.upper()
         if name in env:
             raw = env[name]
-            values[key] = None if key == "max_train_examples" and raw.lower() in ("", "all", "none") \
+            values[key] = (
+                None
+                if key == "max_train_examples" and raw.lower() in ("", "all", "none")
                 else _cast(name, raw, kinds.get(key, str))
+            )
     return Settings(
         profile=profile,
         mode=mode,
@@ -96,4 +123,3 @@ def resolve_device(device: str) -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
-

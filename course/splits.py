@@ -53,25 +53,27 @@ def fingerprint(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-def _select(raw: pd.DataFrame, rows: np.ndarray, split_prefix: str, config: CourseConfig,
-            contract: Contract) -> tuple[pd.DataFrame, int]:
+def _select(
+    raw: pd.DataFrame, rows: np.ndarray, split_prefix: str, config: CourseConfig, contract: Contract
+) -> tuple[pd.DataFrame, int]:
     label_col, text_col = config.dataset.label_column, config.dataset.text_column
     picked = raw.iloc[rows]
     merged = picked[label_col].map(lambda raw_label: contract.merge_map.get(raw_label, raw_label))
     label_id = {name: i for i, name in enumerate(contract.labels)}
     keep = merged.isin(label_id).to_numpy()
-    frame = pd.DataFrame({
-        "id": [f"{split_prefix}:{i}" for i in rows[keep]],
-        "raw_index": rows[keep].astype(np.int64),
-        "text": picked[text_col].to_numpy()[keep],
-        "label": merged[keep].map(label_id).to_numpy(dtype=np.int64),
-        "label_name": merged[keep].to_numpy(),
-    })
+    frame = pd.DataFrame(
+        {
+            "id": [f"{split_prefix}:{i}" for i in rows[keep]],
+            "raw_index": rows[keep].astype(np.int64),
+            "text": picked[text_col].to_numpy()[keep],
+            "label": merged[keep].map(label_id).to_numpy(dtype=np.int64),
+            "label_name": merged[keep].to_numpy(),
+        }
+    )
     return frame, int((~keep).sum())
 
 
-def build_splits(raw_train: pd.DataFrame, raw_test: pd.DataFrame, config: CourseConfig,
-                 contract: Contract) -> Splits:
+def build_splits(raw_train: pd.DataFrame, raw_test: pd.DataFrame, config: CourseConfig, contract: Contract) -> Splits:
     """Build train / val / test and check their sizes against the course config."""
     expected = config.expected
     for name, raw, want in (("train", raw_train, expected["raw_train"]), ("test", raw_test, expected["raw_test"])):
@@ -87,7 +89,12 @@ def build_splits(raw_train: pd.DataFrame, raw_test: pd.DataFrame, config: Course
                 f"the contract says every indexed row is kept"
             )
     if len(test) != expected["test"]:
-        raise SplitError(f"test split has {len(test)} rows after the label filter; {config.path} expects {expected['test']}")
+        raise SplitError(
+            f"test split has {len(test)} rows after the label filter; {config.path} expects {expected['test']}"
+        )
     frames = {"train": train, "val": val, "test": test}
-    return Splits(**frames, labels=list(contract.labels),
-                  fingerprints={name: fingerprint(frame) for name, frame in frames.items()})
+    return Splits(
+        **frames,
+        labels=list(contract.labels),
+        fingerprints={name: fingerprint(frame) for name, frame in frames.items()},
+    )

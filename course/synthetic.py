@@ -134,15 +134,22 @@ def _vocabulary(classes: list[str], rng: np.random.Generator) -> _Vocabulary:
 
     n_extra = 5  # cycling through a shuffled pool hands each specific word to about three classes
     extras = np.resize(rng.permutation(len(wordlists.SPECIFIC)), (len(classes), n_extra))
-    class_rows = [ids(list(dict.fromkeys(_label_words(c) + [wordlists.SPECIFIC[i] for i in e])))
-                  for c, e in zip(classes, extras)]
+    class_rows = [
+        ids(list(dict.fromkeys(_label_words(c) + [wordlists.SPECIFIC[i] for i in e]))) for c, e in zip(classes, extras)
+    ]
     redactions, dollars = ids(wordlists.REDACTIONS), ids(wordlists.DOLLAR_REDACTIONS)
 
     capital = [w[0].upper() + w[1:] for w in words]
-    forms = np.array([[w, w + ",", w + ".", c, c + ",", c + "."] for w, c in zip(words, capital)],
-                     dtype=object).ravel()
-    return _Vocabulary(forms, generic_p / generic_p.sum(), family, _padded(family_rows),
-                       _padded(class_rows), np.array(redactions), np.array(dollars))
+    forms = np.array([[w, w + ",", w + ".", c, c + ",", c + "."] for w, c in zip(words, capital)], dtype=object).ravel()
+    return _Vocabulary(
+        forms,
+        generic_p / generic_p.sum(),
+        family,
+        _padded(family_rows),
+        _padded(class_rows),
+        np.array(redactions),
+        np.array(dollars),
+    )
 
 
 def _pick(padded: tuple[np.ndarray, np.ndarray], rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -226,7 +233,7 @@ def _prior(family: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     reporting does in the real data, so the commonest classes are also the most confusable."""
     n = len(family)
     ranks = np.arange(1, n + 1)
-    by_rank = ranks ** -_PRIOR_EXPONENT * np.exp(-ranks / _PRIOR_CUTOFF)
+    by_rank = ranks**-_PRIOR_EXPONENT * np.exp(-ranks / _PRIOR_CUTOFF)
     head = family[rng.integers(n)]  # the family of a random issue: big families lead more often
     order = np.argsort(-(rng.random(n) + _HEAD_FAMILY_BOOST * (family == head)))
     prior = np.empty(n)
@@ -250,9 +257,15 @@ def _siblings(y: np.ndarray, prior: np.ndarray, family: np.ndarray, rng: np.rand
     return written
 
 
-def generate_raw(plan: LabelPlan, n_train: int, n_test: int, seed: int = 0, *,
-                 uncovered_train: Sequence[int] | None = None, n_test_dropped: int = 7
-                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def generate_raw(
+    plan: LabelPlan,
+    n_train: int,
+    n_test: int,
+    seed: int = 0,
+    *,
+    uncovered_train: Sequence[int] | None = None,
+    n_test_dropped: int = 7,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Raw (train, test) frames with columns `Issue` and `Consumer Complaint`, like the hub dataset.
 
     Train and test are independent draws from one long-tailed class prior whose head class is chosen
@@ -269,21 +282,29 @@ def generate_raw(plan: LabelPlan, n_train: int, n_test: int, seed: int = 0, *,
         uncovered_train = rng.choice(n_train, size=min(_DEFAULT_UNCOVERED, n_train), replace=False)
 
     frames = []
-    for n, dropped_rows in [(n_train, np.asarray(uncovered_train, dtype=np.int64)),
-                            (n_test, rng.choice(n_test, size=n_test_dropped, replace=False))]:
+    for n, dropped_rows in [
+        (n_train, np.asarray(uncovered_train, dtype=np.int64)),
+        (n_test, rng.choice(n_test, size=n_test_dropped, replace=False)),
+    ]:
         y = rng.choice(n_kept, size=n, p=prior)
         y[dropped_rows] = n_kept + rng.permutation(len(dropped_rows)) % n_dropped
-        frames.append(pd.DataFrame({"Issue": _raw_labels(y, plan, rng),
-                                    "Consumer Complaint": _texts(_siblings(y, prior, vocab.family, rng),
-                                                                 vocab, rng)}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "Issue": _raw_labels(y, plan, rng),
+                    "Consumer Complaint": _texts(_siblings(y, prior, vocab.family, rng), vocab, rng),
+                }
+            )
+        )
     return frames[0], frames[1]
 
 
 # ----------------------------------------------------------------------------- contract
 
 
-def make_contract(plan: LabelPlan, raw_train: pd.DataFrame, seed: int = 0,
-                  val_fraction: float = 0.1) -> dict[str, object]:
+def make_contract(
+    plan: LabelPlan, raw_train: pd.DataFrame, seed: int = 0, val_fraction: float = 0.1
+) -> dict[str, object]:
     """The course's five contract files as Python objects, keyed by file name. Writes nothing.
 
     Rows whose merged label is kept are split into train/val at random; rows with dropped labels are
@@ -299,14 +320,16 @@ def make_contract(plan: LabelPlan, raw_train: pd.DataFrame, seed: int = 0,
         "label_list.json": list(plan.kept),
         "label_merge_mapping.json": {
             "_comment": "Maps old-form label wordings to their canonical forms in label_list.json. "
-                        "Apply this before any training or evaluation.",
+            "Apply this before any training or evaluation.",
             **plan.merges,
         },
         "train_indices.json": train.tolist(),
         "val_indices.json": val.tolist(),
         "baseline_results.json": {
-            "majority_class": {"label": majority,
-                               "val_accuracy": round(float((merged.iloc[val] == majority).mean()), 4)},
+            "majority_class": {
+                "label": majority,
+                "val_accuracy": round(float((merged.iloc[val] == majority).mean()), 4),
+            },
             "num_classes": len(plan.kept),
         },
     }

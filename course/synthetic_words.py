@@ -204,16 +204,70 @@ FAMILY_KEYWORDS: list[tuple[str, tuple[str, ...]]] = [
     ("student loan", ("student",)),
     ("payday loan", ("payday", "title loan", "pawn")),
     ("vehicle loan", ("vehicle", "auto", "lease")),
-    ("mortgage", ("mortgage", "escrow", "foreclos", "modification", "settlement process", "originator",
-                  "closing on", "forbearance", "workout", "home")),
-    ("credit reporting", ("report", "credit score", "bureau", "monitoring", "investigation",
-                          "identity theft", "inquir", "fraud alert", "security freeze")),
-    ("debt collection", ("collect", "debt", "communication tactics", "notification", "threat",
-                         "false statements", "contact someone", "contact or sharing", "illegal action")),
+    (
+        "mortgage",
+        (
+            "mortgage",
+            "escrow",
+            "foreclos",
+            "modification",
+            "settlement process",
+            "originator",
+            "closing on",
+            "forbearance",
+            "workout",
+            "home",
+        ),
+    ),
+    (
+        "credit reporting",
+        (
+            "report",
+            "credit score",
+            "bureau",
+            "monitoring",
+            "investigation",
+            "identity theft",
+            "inquir",
+            "fraud alert",
+            "security freeze",
+        ),
+    ),
+    (
+        "debt collection",
+        (
+            "collect",
+            "debt",
+            "communication tactics",
+            "notification",
+            "threat",
+            "false statements",
+            "contact someone",
+            "contact or sharing",
+            "illegal action",
+        ),
+    ),
     ("bank account", ("overdraft", "debit", "atm", "deposit", "withdraw", "check", "bank", "funds")),
-    ("credit card", ("card", "apr", "cash advance", "balance transfer", "rewards", "credit limit",
-                     "credit line", "billing", "fee", "interest", "purchase", "credit decision",
-                     "credit determination", "underwriting", "acct not credited")),
+    (
+        "credit card",
+        (
+            "card",
+            "apr",
+            "cash advance",
+            "balance transfer",
+            "rewards",
+            "credit limit",
+            "credit line",
+            "billing",
+            "fee",
+            "interest",
+            "purchase",
+            "credit decision",
+            "credit determination",
+            "underwriting",
+            "acct not credited",
+        ),
+    ),
     ("personal loan", ("loan", "lender", "line of credit", "repay", "payoff")),
     ("money transfer", ("money", "transfer", "wallet", "wire", "scam", "sending", "wrong amount")),
     ("bank account", ("account", "transaction", "bankruptcy", "payment")),
@@ -319,11 +373,13 @@ landlord layoff ledger litigation lockbox military misplaced mortgagor
 negligence nonpayment notary ombudsman oversight packet pandemic
 """.split()
 
-STOPWORDS = set("""
+STOPWORDS = set(
+    """
 a an the your you my i or and of on to with for in by was is it its at from after when new not
 problem problems issue issues trouble about without that into still than as be being can't
 didn't don't won't what this their his her other
-""".split())
+""".split()
+)
 
 # Redacted spans as the CFPB publishes them: names and dates become XXXX, amounts {$XXX.XX}.
 REDACTIONS = ["XXXX", "XXXX XXXX", "XX/XX/XXXX", "XXXX XXXX, XXXX", "XXXX, XXXX"]

@@ -46,8 +46,11 @@ class RecordCheck:
 def canonical_fingerprints(data: CourseData) -> dict[str, set[str]]:
     """Accepted fingerprints per split: test hashes with or without labels (grading withholds them)."""
     splits = data.splits
-    return {"train": {splits.fingerprints["train"]}, "val": {splits.fingerprints["val"]},
-            "test": {splits.fingerprints["test"], fingerprint(splits.test.drop(columns=["label_name"]))}}
+    return {
+        "train": {splits.fingerprints["train"]},
+        "val": {splits.fingerprints["val"]},
+        "test": {splits.fingerprints["test"], fingerprint(splits.test.drop(columns=["label_name"]))},
+    }
 
 
 def _ids_finding(split: str, ids: list, expected: list[str]) -> Finding | None:
@@ -58,10 +61,17 @@ def _ids_finding(split: str, ids: list, expected: list[str]) -> Finding | None:
     missing, extra = sorted(want - seen), sorted(seen - want, key=str)
     if not (missing or extra or dupes):
         return None
-    parts = [f"{len(x)} {name} (e.g. {x[:3]})" for name, x in
-             (("missing", missing), ("duplicate", dupes), ("unknown", extra)) if x]
-    return Finding("fixed-split", "prediction-ids", "major",
-                   f"{split} predictions: {', '.join(parts)}; every {split} id must appear exactly once")
+    parts = [
+        f"{len(x)} {name} (e.g. {x[:3]})"
+        for name, x in (("missing", missing), ("duplicate", dupes), ("unknown", extra))
+        if x
+    ]
+    return Finding(
+        "fixed-split",
+        "prediction-ids",
+        "major",
+        f"{split} predictions: {', '.join(parts)}; every {split} id must appear exactly once",
+    )
 
 
 def check_record(path: Path, data: CourseData) -> RecordCheck:
@@ -75,23 +85,39 @@ def check_record(path: Path, data: CourseData) -> RecordCheck:
     for split in ("train", "val", "test"):
         got = record["fingerprints"].get(split) if isinstance(record["fingerprints"], dict) else None
         if got not in accepted[split]:
-            out.findings.append(Finding(
-                "fixed-split", "fingerprint", "critical",
-                f"{split} fingerprint {str(got)[:12]}… is not the course's {sorted(accepted[split])[0][:12]}…: "
-                f"the run did not use the fixed {split} split"))
+            out.findings.append(
+                Finding(
+                    "fixed-split",
+                    "fingerprint",
+                    "critical",
+                    f"{split} fingerprint {str(got)[:12]}… is not the course's {sorted(accepted[split])[0][:12]}…: "
+                    f"the run did not use the fixed {split} split",
+                )
+            )
     num_labels = len(data.contract.labels)
     for split in ("val", "test"):
         pred = record["predictions"].get(split) if isinstance(record["predictions"], dict) else None
-        if not isinstance(pred, dict) or not isinstance(pred.get("ids"), list) or not isinstance(pred.get("labels"), list):
-            out.findings.append(Finding("fixed-split", "prediction-ids", "major",
-                                        f"{path.name}: predictions.{split} needs lists 'ids' and 'labels'"))
+        if (
+            not isinstance(pred, dict)
+            or not isinstance(pred.get("ids"), list)
+            or not isinstance(pred.get("labels"), list)
+        ):
+            out.findings.append(
+                Finding(
+                    "fixed-split",
+                    "prediction-ids",
+                    "major",
+                    f"{path.name}: predictions.{split} needs lists 'ids' and 'labels'",
+                )
+            )
             continue
         ids, labels = pred["ids"], pred["labels"]
         expected = data.splits[split]["id"].tolist()
         problem = _ids_finding(split, ids, expected)
         if problem is None and len(labels) != len(ids):
-            problem = Finding("fixed-split", "prediction-ids", "major",
-                              f"{split}: {len(ids)} ids but {len(labels)} labels")
+            problem = Finding(
+                "fixed-split", "prediction-ids", "major", f"{split}: {len(ids)} ids but {len(labels)} labels"
+            )
         if problem is None:
             try:
                 values = metrics.as_label_array(labels, num_labels, name=f"predictions.{split}.labels")
@@ -107,25 +133,45 @@ def check_record(path: Path, data: CourseData) -> RecordCheck:
         npz = path.parent / str(scores.get("file", ""))
         digest = hashlib.sha256(npz.read_bytes()).hexdigest() if npz.is_file() else None
         if digest != scores.get("sha256"):
-            out.findings.append(Finding("fixed-split", "scores-file", "major",
-                                        f"{npz.name}: missing or changed after the run (sha256 differs)"))
+            out.findings.append(
+                Finding(
+                    "fixed-split",
+                    "scores-file",
+                    "major",
+                    f"{npz.name}: missing or changed after the run (sha256 differs)",
+                )
+            )
     return out
 
 
 def access_log_findings(record: dict) -> list[Finding]:
     """Test reads outside final_evaluation, and repeated final evaluations, from the run's own log."""
     found = []
-    early = [e for e in record.get("access_log", []) if e.get("split") == "test" and e.get("phase") != "final_evaluation"]
+    early = [
+        e for e in record.get("access_log", []) if e.get("split") == "test" and e.get("phase") != "final_evaluation"
+    ]
     if early:
         first = early[0]
-        found.append(Finding("access-log", "test-read-outside-final", "critical",
-                             f"the test split was read {len(early)} time(s) outside final_evaluation "
-                             f"(first: {first.get('op')} from {first.get('caller')}, {first.get('phase')})"))
+        found.append(
+            Finding(
+                "access-log",
+                "test-read-outside-final",
+                "critical",
+                f"the test split was read {len(early)} time(s) outside final_evaluation "
+                f"(first: {first.get('op')} from {first.get('caller')}, {first.get('phase')})",
+            )
+        )
     calls = record.get("calls", 1)
     if isinstance(calls, int) and calls > 1:
-        found.append(Finding("access-log", "final-eval-repeated", "minor",
-                             f"final_evaluation ran {calls} times for run {record.get('run')!r}; "
-                             f"earlier val macro-F1: {[c.get('val_macro_f1') for c in record.get('previous_calls', [])]}"))
+        found.append(
+            Finding(
+                "access-log",
+                "final-eval-repeated",
+                "minor",
+                f"final_evaluation ran {calls} times for run {record.get('run')!r}; "
+                f"earlier val macro-F1: {[c.get('val_macro_f1') for c in record.get('previous_calls', [])]}",
+            )
+        )
     return found
 
 
@@ -133,21 +179,35 @@ def statistics_findings(data: CourseData, check: RecordCheck, band: dict | None)
     """Val and test metrics recomputed from the predictions; flags for review (severity info)."""
     num_labels = len(data.contract.labels)
     truth = {s: data.splits[s]["label"].to_numpy() for s in ("val", "test")}
-    measured = {s: metrics.summary(truth[s], check.predictions[s], num_labels, class_tiers=data.tiers)
-                for s in ("val", "test")}
+    measured = {
+        s: metrics.summary(truth[s], check.predictions[s], num_labels, class_tiers=data.tiers) for s in ("val", "test")
+    }
     for m in measured.values():
         m["per_class_f1"] = [round(c["f1"], 4) for c in m.pop("per_class")]
     found = []
-    val_ci = metrics.bootstrap_ci(metrics.macro_f1, truth["val"], check.predictions["val"], num_labels,
-                                  n_boot=300, seed=0)
+    val_ci = metrics.bootstrap_ci(
+        metrics.macro_f1, truth["val"], check.predictions["val"], num_labels, n_boot=300, seed=0
+    )
     if measured["test"]["macro_f1"] > val_ci["high"]:
-        found.append(Finding("statistics", "test-above-val", "info",
-                             f"test macro-F1 {measured['test']['macro_f1']:.4f} is above the run's own val 95% "
-                             f"interval [{val_ci['low']:.4f}, {val_ci['high']:.4f}]: review"))
+        found.append(
+            Finding(
+                "statistics",
+                "test-above-val",
+                "info",
+                f"test macro-F1 {measured['test']['macro_f1']:.4f} is above the run's own val 95% "
+                f"interval [{val_ci['low']:.4f}, {val_ci['high']:.4f}]: review",
+            )
+        )
     if band is not None and measured["val"]["macro_f1"] > band["upper"]:
-        found.append(Finding("statistics", "above-band", "info",
-                             f"val macro-F1 {measured['val']['macro_f1']:.4f} is above the reference band's upper "
-                             f"edge {band['upper']:.4f}: review, not rewarded"))
+        found.append(
+            Finding(
+                "statistics",
+                "above-band",
+                "info",
+                f"val macro-F1 {measured['val']['macro_f1']:.4f} is above the reference band's upper "
+                f"edge {band['upper']:.4f}: review, not rewarded",
+            )
+        )
     measured["val"]["ci"] = [val_ci["low"], val_ci["high"]]
     return measured, found
 
@@ -194,6 +254,13 @@ def consistency_findings(cells: list[tuple[int, str, str]], measured: dict, tole
             backed = [v for m in measured.values() for v in np.atleast_1d(m.get(metric, []))]
             if backed and min(abs(value - b) for b in backed) > tolerance:
                 closest = min(backed, key=lambda b: abs(value - b))
-                found.append(Finding("consistency", f"{kind}-metric-mismatch", "minor",
-                                     f"{kind} cites {metric} {value:.4f}; the run measured {closest:.4f}", cell=index))
+                found.append(
+                    Finding(
+                        "consistency",
+                        f"{kind}-metric-mismatch",
+                        "minor",
+                        f"{kind} cites {metric} {value:.4f}; the run measured {closest:.4f}",
+                        cell=index,
+                    )
+                )
     return found

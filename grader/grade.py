@@ -35,8 +35,9 @@ def load_spec(week: str, path: Path = SPECS) -> dict:
     return specs[week]
 
 
-def grade_week(root: Path, week: str, workers: int = 1, profile: str = "smoke",
-               names: dict[str, str] | None = None) -> list[StudentResult]:
+def grade_week(
+    root: Path, week: str, workers: int = 1, profile: str = "smoke", names: dict[str, str] | None = None
+) -> list[StudentResult]:
     """Grade every submitted student of `week`; write results, grades.csv and the summary."""
     spec = load_spec(week)
     students = sorted(p.name for p in (root / "submitted").iterdir() if (p / week).is_dir())
@@ -57,13 +58,35 @@ def write_outputs(root: Path, week: str, results: list[StudentResult], names: di
     out = root / "results" / week
     for r in results:
         r.write(out / r.student / "results.json")
-    atomic_write(out / "grades.csv", csv_text(MOODLE_COLUMNS, [
-        [f"Participant {r.student}", names.get(r.student, r.student), r.score, r.max_score,
-         f"integrity: {r.integrity()}; {len(r.findings)} finding(s)"] for r in results]))
-    summary = [{"student": r.student, "score": r.score, "max_score": r.max_score, "integrity": r.integrity(),
-                "status": r.status, "error": r.error.splitlines()[0] if r.error else "",
-                "val_macro_f1": {run: m["val"]["macro_f1"] for run, m in r.metrics.items()},
-                "findings": [f.as_dict() for f in r.findings]} for r in results]
+    atomic_write(
+        out / "grades.csv",
+        csv_text(
+            MOODLE_COLUMNS,
+            [
+                [
+                    f"Participant {r.student}",
+                    names.get(r.student, r.student),
+                    r.score,
+                    r.max_score,
+                    f"integrity: {r.integrity()}; {len(r.findings)} finding(s)",
+                ]
+                for r in results
+            ],
+        ),
+    )
+    summary = [
+        {
+            "student": r.student,
+            "score": r.score,
+            "max_score": r.max_score,
+            "integrity": r.integrity(),
+            "status": r.status,
+            "error": r.error.splitlines()[0] if r.error else "",
+            "val_macro_f1": {run: m["val"]["macro_f1"] for run, m in r.metrics.items()},
+            "findings": [f.as_dict() for f in r.findings],
+        }
+        for r in results
+    ]
     atomic_write(out / "summary.json", json.dumps(summary, indent=1))
     atomic_write(out / "summary.md", format_table(results))
     return out

@@ -86,7 +86,10 @@ def test_cells(root: Path, week: str, notebook: str) -> list[tuple[str, float]]:
 
 def zero_checks(root: Path, week: str, spec: dict, why: str) -> list[Check]:
     """Every check of the week at 0 with the reason: the same lines and maximum as a graded student."""
-    checks = [Check(f"{Path(nb).stem}: {cell}", 0.0, pts, why)
-              for nb in spec["notebooks"] for cell, pts in test_cells(root, week, nb)]
+    checks = [
+        Check(f"{Path(nb).stem}: {cell}", 0.0, pts, why)
+        for nb in spec["notebooks"]
+        for cell, pts in test_cells(root, week, nb)
+    ]
     checks += [Check(f"{run}: val macro-F1", 0.0, s["points"], why) for run, s in spec["runs"].items() if "points" in s]
     return checks + [Check(name, 0.0, pts, why) for name, pts in spec["checks"].items()]

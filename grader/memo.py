@@ -36,13 +36,19 @@ DECIMAL = r"(?<![\w.])(?:\d+\.\d+|\.\d+|\d+(?:\.\d+)?\s*%)"
 # Reading the memo
 # ---------------------------------------------------------------------------------------------------
 
-HEADING = re.compile(r"^\s{0,3}(?:#{1,6}\s+(?P<h>.+?)\s*#*\s*$|\*\*(?P<b>[^*]{2,80})\*\*\s*:?\s*$|__(?P<u>[^_]{2,80})__\s*:?\s*$)")
-NBGRADER_MARKER = re.compile(r"^\s*(?:#+\s*(?:BEGIN|END) SOLUTION\s*|YOUR ANSWER HERE\s*)$")  # nbgrader's, not the student's
+HEADING = re.compile(
+    r"^\s{0,3}(?:#{1,6}\s+(?P<h>.+?)\s*#*\s*$|\*\*(?P<b>[^*]{2,80})\*\*\s*:?\s*$|__(?P<u>[^_]{2,80})__\s*:?\s*$)"
+)
+NBGRADER_MARKER = re.compile(
+    r"^\s*(?:#+\s*(?:BEGIN|END) SOLUTION\s*|YOUR ANSWER HERE\s*)$"
+)  # nbgrader's, not the student's
 TABLE_LINE = re.compile(r"^\s*\|.*\|\s*$")
 RULE_LINE = re.compile(r"^\s*\|?\s*:?-{2,}")
 ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\S")
-ZERO_F1 = re.compile(r"(?i)(\d{1,3})\s+(?:of\s+(?:the\s+)?\d+\s+)?(?:classes\s+)?(?:with\s+|have\s+|had\s+|at\s+)?(?:an?\s+)?zero[\s-]*f1"
-                     r"|zero[\s-]*f1(?:\s+classes)?\s*(?:[:=]|is|was|of|count(?:\s+of)?)?\s*(\d{1,3})\b(?!\s*(?:%|\.\d))")
+ZERO_F1 = re.compile(
+    r"(?i)(\d{1,3})\s+(?:of\s+(?:the\s+)?\d+\s+)?(?:classes\s+)?(?:with\s+|have\s+|had\s+|at\s+)?(?:an?\s+)?zero[\s-]*f1"
+    r"|zero[\s-]*f1(?:\s+classes)?\s*(?:[:=]|is|was|of|count(?:\s+of)?)?\s*(\d{1,3})\b(?!\s*(?:%|\.\d))"
+)
 
 
 @dataclass
@@ -88,8 +94,11 @@ def read_memo(notebooks: list[Path]) -> tuple[Memo, list[str]]:
     for path in notebooks:
         try:
             nb = json.loads(Path(path).read_text(encoding="utf-8"))
-            cells += [Cell(Path(path).name, i, _source(cell)) for i, cell in enumerate(nb.get("cells", []))
-                      if cell.get("cell_type") == "markdown" and is_solution(cell)]
+            cells += [
+                Cell(Path(path).name, i, _source(cell))
+                for i, cell in enumerate(nb.get("cells", []))
+                if cell.get("cell_type") == "markdown" and is_solution(cell)
+            ]
         except (OSError, ValueError, AttributeError, TypeError) as err:
             problems.append(f"{Path(path).name}: unreadable ({type(err).__name__}: {err})")
     return parse_memo(cells), problems
@@ -222,9 +231,11 @@ class Observations:
     def summary(self) -> str:
         if self.length_status == "missing":
             return "memo: no memo cells found"
-        return (f"memo: {self.sections_found}/{self.sections_expected} rubric sections found, ~{self.pages:.1f} pages "
-                f"({self.length_status}), {len(self.cites)} cited number(s), {self.mismatches} not matching the run, "
-                f"{self.evidence_missing} required evidence item(s) not found")
+        return (
+            f"memo: {self.sections_found}/{self.sections_expected} rubric sections found, ~{self.pages:.1f} pages "
+            f"({self.length_status}), {len(self.cites)} cited number(s), {self.mismatches} not matching the run, "
+            f"{self.evidence_missing} required evidence item(s) not found"
+        )
 
 
 def _where(cell: Cell) -> str:
@@ -234,7 +245,6 @@ def _where(cell: Cell) -> str:
 def _snippet(text: str, limit: int = 220) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
 
 
 @lru_cache(maxsize=4096)
@@ -262,27 +272,58 @@ def _check_rule(rule: Evidence, memo: Memo, crit_index: int, owner: dict[int, in
     scope, where = (mine, " in its section") if mine else (memo.paragraphs, " anywhere (its section was not found)")
     if rule.min_distinct:
         found = [p for p in rule.patterns if any(search(p, par.low) for par in scope)]
-        return EvidenceObs(rule.id, rule.description, len(found) >= rule.min_distinct,
-                           f"{len(found)} of its patterns found{where} (looking for {rule.min_distinct})")
+        return EvidenceObs(
+            rule.id,
+            rule.description,
+            len(found) >= rule.min_distinct,
+            f"{len(found)} of its patterns found{where} (looking for {rule.min_distinct})",
+        )
     combine = all if rule.match_all else any
-    matches = [p for p in scope
-               if (rule.kind != "table" or p.is_table) and combine(search(source, p.low) for source in rule.patterns)
-               and _numbers(p.text) >= rule.min_numbers and (rule.kind != "number" or any(ch.isdigit() for ch in p.text))]
+    matches = [
+        p
+        for p in scope
+        if (rule.kind != "table" or p.is_table)
+        and combine(search(source, p.low) for source in rule.patterns)
+        and _numbers(p.text) >= rule.min_numbers
+        and (rule.kind != "number" or any(ch.isdigit() for ch in p.text))
+    ]
     if matches:
         first = matches[0]
         heading = memo.headings[first.section][0] if first.section is not None else "before any heading"
-        return EvidenceObs(rule.id, rule.description, True, f"found under \u201c{_snippet(heading, 60)}\u201d",
-                           _where(first.cell), _snippet(first.text))
+        return EvidenceObs(
+            rule.id,
+            rule.description,
+            True,
+            f"found under \u201c{_snippet(heading, 60)}\u201d",
+            _where(first.cell),
+            _snippet(first.text),
+        )
     need = "markdown table" if rule.kind == "table" else "paragraph"
-    extra = f" and >= {rule.min_numbers} number(s)" if rule.min_numbers else " with a number" if rule.kind == "number" else ""
+    extra = (
+        f" and >= {rule.min_numbers} number(s)"
+        if rule.min_numbers
+        else " with a number"
+        if rule.kind == "number"
+        else ""
+    )
     return EvidenceObs(rule.id, rule.description, False, f"no {need} matching it{extra} was found{where}")
 
 
-def _check_cite(metric: str, value: float, measured: dict[str, dict], references: dict[str, list[tuple[str, float]]],
-                exact: bool = False) -> tuple[str, str]:
-    values = [(f"{run}, {split}", m[split][metric]) for run, m in measured.items() for split in ("val", "test")
-              if isinstance(m.get(split), dict) and isinstance(m[split].get(metric), (int, float))
-              and math.isfinite(m[split][metric])]
+def _check_cite(
+    metric: str,
+    value: float,
+    measured: dict[str, dict],
+    references: dict[str, list[tuple[str, float]]],
+    exact: bool = False,
+) -> tuple[str, str]:
+    values = [
+        (f"{run}, {split}", m[split][metric])
+        for run, m in measured.items()
+        for split in ("val", "test")
+        if isinstance(m.get(split), dict)
+        and isinstance(m[split].get(metric), (int, float))
+        and math.isfinite(m[split][metric])
+    ]
     tolerance = 0.5 if exact else TOLERANCE
     fmt = (lambda v: f"{v:.0f}") if exact else (lambda v: f"{v:.4f}")
     if values:
@@ -294,12 +335,21 @@ def _check_cite(metric: str, value: float, measured: dict[str, dict], references
             return "reference", f"matches no run of this submission but the reference number {fmt(ref)} ({name})"
     if not values:
         return "unverifiable", "no measured value of this metric to compare with (no usable run)"
-    return "mismatch", (f"the run measured {fmt(closest)} ({label}); no run of this submission measured "
-                        f"{fmt(value)}: check which model the memo means")
+    return "mismatch", (
+        f"the run measured {fmt(closest)} ({label}); no run of this submission measured "
+        f"{fmt(value)}: check which model the memo means"
+    )
 
 
-def observe(memo: Memo, rubric: Rubric, measured: dict[str, dict], *, references: dict | None = None,
-            words_per_page: int = 500, problems: list[str] | None = None) -> Observations:
+def observe(
+    memo: Memo,
+    rubric: Rubric,
+    measured: dict[str, dict],
+    *,
+    references: dict | None = None,
+    words_per_page: int = 500,
+    problems: list[str] | None = None,
+) -> Observations:
     """Observations per rubric criterion for one memo against the submission's measured metrics."""
     references = references or {}
     owner = _section_owner(memo, rubric.criteria)
@@ -309,27 +359,55 @@ def observe(memo: Memo, rubric: Rubric, measured: dict[str, dict], *, references
         status, note = "missing", "no memo cells (markdown cells marked as solutions) were found"
     else:
         status = "short" if words < rubric.min_words else "long" if words > rubric.max_words else "within"
-        note = (f"{words} words outside tables, code and headings ≈ {pages:.1f} pages at {words_per_page} words per "
-                f"page; the rubric's target is {rubric.min_words}–{rubric.max_words} words")
-    crit_obs = [CriterionObs(c.name, c.points, c.excellent,
-                             [f"\u201c{memo.headings[h][0]}\u201d ({_where(memo.headings[h][1])})" for h, ci in owner.items() if ci == i],
-                             [_check_rule(rule, memo, i, owner) for rule in c.evidence], [])
-                for i, c in enumerate(rubric.criteria)]
-    unassigned_sections = [f"\u201c{title}\u201d ({_where(cell)})" for h, (title, cell) in enumerate(memo.headings) if h not in owner]
+        note = (
+            f"{words} words outside tables, code and headings ≈ {pages:.1f} pages at {words_per_page} words per "
+            f"page; the rubric's target is {rubric.min_words}–{rubric.max_words} words"
+        )
+    crit_obs = [
+        CriterionObs(
+            c.name,
+            c.points,
+            c.excellent,
+            [
+                f"\u201c{memo.headings[h][0]}\u201d ({_where(memo.headings[h][1])})"
+                for h, ci in owner.items()
+                if ci == i
+            ],
+            [_check_rule(rule, memo, i, owner) for rule in c.evidence],
+            [],
+        )
+        for i, c in enumerate(rubric.criteria)
+    ]
+    unassigned_sections = [
+        f"\u201c{title}\u201d ({_where(cell)})" for h, (title, cell) in enumerate(memo.headings) if h not in owner
+    ]
     unassigned: list[Cite] = []
     for paragraph in memo.paragraphs:
         for line in paragraph.text.splitlines():
             low = line.lower()  # cheap pre-filters: every metric word contains "f1" or "acc"
             cites = [(m, v, False) for m, v in cited_numbers(line)] if "f1" in low or "acc" in low else []
             if "zero" in low:
-                cites += [("zero_f1_classes", float(next(g for g in z.groups() if g)), True) for z in ZERO_F1.finditer(line)]
+                cites += [
+                    ("zero_f1_classes", float(next(g for g in z.groups() if g)), True) for z in ZERO_F1.finditer(line)
+                ]
             for metric, value, exact in cites:
                 state, detail = _check_cite(metric, value, measured, references, exact)
                 cite = Cite(metric, value, state, detail, _where(paragraph.cell), _snippet(line, 160))
                 crit = owner.get(paragraph.section) if paragraph.section is not None else None
                 (crit_obs[crit].cites if crit is not None else unassigned).append(cite)
-    return Observations(rubric.week, rubric.source, len(memo.cells), words, pages, status, note, crit_obs,
-                        unassigned_sections, unassigned, list(problems or []))
+    return Observations(
+        rubric.week,
+        rubric.source,
+        len(memo.cells),
+        words,
+        pages,
+        status,
+        note,
+        crit_obs,
+        unassigned_sections,
+        unassigned,
+        list(problems or []),
+    )
 
 
 def reference_numbers(bands: dict, week: str) -> dict[str, list[tuple[str, float]]]:
@@ -341,5 +419,7 @@ def reference_numbers(bands: dict, week: str) -> dict[str, list[tuple[str, float
                 for split, metrics_ in (splits or {}).items():
                     for metric, band in (metrics_ or {}).items():
                         if isinstance(band, dict) and isinstance(band.get("mean"), (int, float)):
-                            out.setdefault(metric, []).append((f"{profile} {band_week}/{pipeline} {split}", float(band["mean"])))
+                            out.setdefault(metric, []).append(
+                                (f"{profile} {band_week}/{pipeline} {split}", float(band["mean"]))
+                            )
     return out

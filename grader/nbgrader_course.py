@@ -64,7 +64,8 @@ def write_config(root: Path, course_id: str = "cfpb113", cell_timeout_s: int = 3
         "from nbgrader.preprocessors import ClearHiddenTests, GetGrades\n"
         "from grader.nbgrader_course import TracebackToMessage\n"
         "c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, TracebackToMessage, CSSHTMLHeaderPreprocessor]\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     return path
 
 
@@ -84,8 +85,14 @@ def init_course(root: Path, weeks: list[str]) -> Path:
 def nbgrader(root: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 1800) -> str:
     """Run one nbgrader command in `root`; raise NbgraderError with its output if it fails."""
     full_env = {**os.environ, **(env or {}), "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, env=full_env, capture_output=True,
-                          text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=root,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     output = proc.stdout + proc.stderr
     if proc.returncode != 0:
         tail = "\n".join(output.strip().splitlines()[-15:])
@@ -162,7 +169,14 @@ def cell_scores(root: Path, week: str, student: str) -> list[dict]:
         rows = []
         for nb in submission.notebooks:
             for grade in nb.grades:
-                rows.append({"notebook": nb.name, "cell": grade.name, "score": float(grade.score or 0.0),
-                             "max_score": float(grade.max_score), "auto": grade.auto_score is not None,
-                             "cell_type": grade.cell.cell_type})
+                rows.append(
+                    {
+                        "notebook": nb.name,
+                        "cell": grade.name,
+                        "score": float(grade.score or 0.0),
+                        "max_score": float(grade.max_score),
+                        "auto": grade.auto_score is not None,
+                        "cell_type": grade.cell.cell_type,
+                    }
+                )
         return rows

@@ -34,14 +34,23 @@ LAYERS: list[Layer] = [
 ]
 
 
-def grade_student(root: Path, week: str, student: str, spec: dict, profile: str = "smoke",
-                  layers: list[Layer] = LAYERS) -> StudentResult:
+def grade_student(
+    root: Path, week: str, student: str, spec: dict, profile: str = "smoke", layers: list[Layer] = LAYERS
+) -> StudentResult:
     """Every layer for one student; never raises for a bad submission (nor for a grader bug)."""
     result = StudentResult(student)
     try:
-        g = Grading(root, week, student, spec, profile, data=cached_course(GRADING_COURSE, None, None),
-                    course_toml=synthetic_course(*SYNTHETIC_SIZES[GRADING_COURSE]), result=result,
-                    env={"COURSE_PROFILE": profile, "COURSE_MODE": "grading", "COURSE_RUNS_DIR": "runs"})
+        g = Grading(
+            root,
+            week,
+            student,
+            spec,
+            profile,
+            data=cached_course(GRADING_COURSE, None, None),
+            course_toml=synthetic_course(*SYNTHETIC_SIZES[GRADING_COURSE]),
+            result=result,
+            env={"COURSE_PROFILE": profile, "COURSE_MODE": "grading", "COURSE_RUNS_DIR": "runs"},
+        )
         if g.scratch.exists():
             shutil.rmtree(g.scratch)  # a re-grade starts from nothing
         g.scratch.mkdir(parents=True)

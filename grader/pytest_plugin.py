@@ -15,8 +15,13 @@ from grader.selfcheck import HIDDEN_NOTE, run_self_check
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--course-notebook", action="append", default=[], metavar="NOTEBOOK",
-                     help="run this notebook's public course checks (repeatable)")
+    parser.addoption(
+        "--course-notebook",
+        action="append",
+        default=[],
+        metavar="NOTEBOOK",
+        help="run this notebook's public course checks (repeatable)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -36,8 +36,13 @@ class Check:
     output: str
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "score": round(self.score, 2), "max_score": self.max_score,
-                "output": self.output, "visibility": "visible"}
+        return {
+            "name": self.name,
+            "score": round(self.score, 2),
+            "max_score": self.max_score,
+            "output": self.output,
+            "visibility": "visible",
+        }
 
 
 @dataclass
@@ -75,11 +80,22 @@ class StudentResult:
         """Gradescope's results.json schema (score, output, tests) plus our findings and metrics."""
         lines = [f"Integrity: {self.integrity()}"] + [
             f"[{f.severity}] {f.layer}/{f.rule}{' (' + f.where() + ')' if f.where() else ''}: {f.message}"
-            for f in self.findings]
-        return {"score": self.score, "output": "\n".join(lines), "tests": [c.as_dict() for c in self.checks],
-                "extra_data": {"student": self.student, "status": self.status, "error": self.error,
-                               "integrity": self.integrity(), "max_score": self.max_score,
-                               "findings": [f.as_dict() for f in self.findings], "metrics": self.metrics}}
+            for f in self.findings
+        ]
+        return {
+            "score": self.score,
+            "output": "\n".join(lines),
+            "tests": [c.as_dict() for c in self.checks],
+            "extra_data": {
+                "student": self.student,
+                "status": self.status,
+                "error": self.error,
+                "integrity": self.integrity(),
+                "max_score": self.max_score,
+                "findings": [f.as_dict() for f in self.findings],
+                "metrics": self.metrics,
+            },
+        }
 
     def write(self, path: Path) -> Path:
         return atomic_write(path, json.dumps(self.as_results_json(), indent=1))
@@ -95,14 +111,24 @@ class StudentResult:
         for i, t in enumerate(tests):
             if not isinstance(t, dict):
                 raise ResultsError(f"{source}: tests[{i}] is not an object")
-            checks.append(Check(str(t.get("name", "")), _number(t.get("score"), f"{source}: tests[{i}].score"),
-                                _number(t.get("max_score"), f"{source}: tests[{i}].max_score"),
-                                str(t.get("output", ""))))
+            checks.append(
+                Check(
+                    str(t.get("name", "")),
+                    _number(t.get("score"), f"{source}: tests[{i}].score"),
+                    _number(t.get("max_score"), f"{source}: tests[{i}].max_score"),
+                    str(t.get("output", "")),
+                )
+            )
         findings = []
         for i, f in enumerate(_field(extra, "findings", list, source, [])):
             try:
-                findings.append(Finding(**{k: f[k] for k in ("layer", "rule", "severity", "message")},
-                                        cell=f.get("cell"), line=f.get("line")))
+                findings.append(
+                    Finding(
+                        **{k: f[k] for k in ("layer", "rule", "severity", "message")},
+                        cell=f.get("cell"),
+                        line=f.get("line"),
+                    )
+                )
             except (TypeError, KeyError, ValueError) as err:
                 raise ResultsError(f"{source}: extra_data.findings[{i}] is not a finding ({err})") from err
         status = str(extra.get("status", "graded"))
@@ -110,11 +136,19 @@ class StudentResult:
             raise ResultsError(f"{source}: extra_data.status is {status!r}, expected one of {', '.join(STATUSES)}")
         integrity = str(extra.get("integrity", "clean"))
         if integrity not in INTEGRITY:
-            raise ResultsError(f"{source}: extra_data.integrity is {integrity!r}, expected one of {', '.join(INTEGRITY)}")
+            raise ResultsError(
+                f"{source}: extra_data.integrity is {integrity!r}, expected one of {', '.join(INTEGRITY)}"
+            )
         metrics = _field(extra, "metrics", dict, source, {})
-        return cls(student=str(extra.get("student", "")), checks=checks, findings=findings,
-                   metrics={str(k): v for k, v in metrics.items() if isinstance(v, dict)},
-                   status=status, error=str(extra.get("error") or ""), integrity_override=integrity)
+        return cls(
+            student=str(extra.get("student", "")),
+            checks=checks,
+            findings=findings,
+            metrics={str(k): v for k, v in metrics.items() if isinstance(v, dict)},
+            status=status,
+            error=str(extra.get("error") or ""),
+            integrity_override=integrity,
+        )
 
     @classmethod
     def read(cls, path: Path) -> StudentResult:

@@ -22,8 +22,18 @@ import yaml
 from course.errors import UserError
 from course.resources import data_path
 
-TOP_KEYS = {"week", "title", "notebooks", "total_points", "length", "required_sections", "bands", "criteria",
-            "required_evidence", "source"}
+TOP_KEYS = {
+    "week",
+    "title",
+    "notebooks",
+    "total_points",
+    "length",
+    "required_sections",
+    "bands",
+    "criteria",
+    "required_evidence",
+    "source",
+}
 CRITERION_KEYS = {"name", "points", "excellent", "evidence", "keywords"}
 EVIDENCE_KEYS = {"id", "criterion", "description", "kind", "patterns", "match", "min_numbers", "min_distinct"}
 LENGTH_KEYS = {"min_words", "max_words", "excludes", "assumption"}
@@ -139,8 +149,10 @@ class _Reader:
         for i, raw in enumerate(self.items(data.get("required_evidence"), "required_evidence")):
             rule = self.evidence(raw, f"required_evidence[{i}]")
             declared[rule.id] = rule
-        criteria = [self.criterion(raw, f"criteria[{i}]", declared)
-                    for i, raw in enumerate(self.items(data["criteria"], "criteria"))]
+        criteria = [
+            self.criterion(raw, f"criteria[{i}]", declared)
+            for i, raw in enumerate(self.items(data["criteria"], "criteria"))
+        ]
         if not criteria:
             raise self.fail("criteria", "no criteria")
         by_name = {c.name: c for c in criteria}
@@ -151,35 +163,51 @@ class _Reader:
             if rule.id not in listed:  # declared but listed by no criterion: it belongs to the one it names
                 by_name[rule.criterion].evidence.append(rule)
         source = self.path.relative_to(self.path.parents[2]) if len(self.path.parents) > 2 else self.path
-        return Rubric(week, criteria, str(source), int(self.number(length["min_words"], "length.min_words")),
-                      int(self.number(length["max_words"], "length.max_words")))
+        return Rubric(
+            week,
+            criteria,
+            str(source),
+            int(self.number(length["min_words"], "length.min_words")),
+            int(self.number(length["max_words"], "length.max_words")),
+        )
 
     def criterion(self, raw, key: str, declared: dict[str, Evidence]) -> Criterion:
         raw = self.mapping(raw, key, CRITERION_KEYS, ("name", "points"))
         name = str(raw["name"])
-        keywords = [self.pattern(k, f"{key}.keywords[{j}]")
-                    for j, k in enumerate(self.items(raw.get("keywords"), f"{key}.keywords"))]
-        keys = [re.escape(name.lower())] + (keywords or [re.escape(w) for w in re.findall(r"[a-z0-9]+", name.lower())
-                                                         if len(w) > 3])
+        keywords = [
+            self.pattern(k, f"{key}.keywords[{j}]")
+            for j, k in enumerate(self.items(raw.get("keywords"), f"{key}.keywords"))
+        ]
+        keys = [re.escape(name.lower())] + (
+            keywords or [re.escape(w) for w in re.findall(r"[a-z0-9]+", name.lower()) if len(w) > 3]
+        )
         evidence = []
         for j, ev in enumerate(self.items(raw.get("evidence"), f"{key}.evidence")):
             if ev not in declared:
                 raise self.fail(f"{key}.evidence[{j}]", f"{ev!r} is not the id of a required_evidence item")
             evidence.append(declared[ev])
-        return Criterion(name, float(self.number(raw["points"], f"{key}.points")), keys,
-                         str(raw.get("excellent") or ""), evidence)
+        return Criterion(
+            name, float(self.number(raw["points"], f"{key}.points")), keys, str(raw.get("excellent") or ""), evidence
+        )
 
     def evidence(self, raw, key: str) -> Evidence:
         raw = self.mapping(raw, key, EVIDENCE_KEYS, ("id", "criterion", "patterns"))
-        patterns = tuple("(?m)" + self.pattern(p, f"{key}.patterns[{j}]")
-                         for j, p in enumerate(self.items(raw["patterns"], f"{key}.patterns")))
+        patterns = tuple(
+            "(?m)" + self.pattern(p, f"{key}.patterns[{j}]")
+            for j, p in enumerate(self.items(raw["patterns"], f"{key}.patterns"))
+        )
         if not patterns:
             raise self.fail(f"{key}.patterns", "no patterns")
-        return Evidence(str(raw["id"]), str(raw["criterion"]), str(raw.get("description") or raw["id"]), patterns,
-                        self.choice(str(raw.get("kind", "mention")), f"{key}.kind", KINDS),
-                        self.choice(str(raw.get("match", "any")), f"{key}.match", MATCHES) == "all",
-                        int(self.number(raw.get("min_numbers", 0), f"{key}.min_numbers")),
-                        int(self.number(raw.get("min_distinct", 0), f"{key}.min_distinct")))
+        return Evidence(
+            str(raw["id"]),
+            str(raw["criterion"]),
+            str(raw.get("description") or raw["id"]),
+            patterns,
+            self.choice(str(raw.get("kind", "mention")), f"{key}.kind", KINDS),
+            self.choice(str(raw.get("match", "any")), f"{key}.match", MATCHES) == "all",
+            int(self.number(raw.get("min_numbers", 0), f"{key}.min_numbers")),
+            int(self.number(raw.get("min_distinct", 0), f"{key}.min_distinct")),
+        )
 
 
 def lower_pattern(pattern: str) -> str:
@@ -187,7 +215,7 @@ def lower_pattern(pattern: str) -> str:
     out, i = [], 0
     while i < len(pattern):
         if pattern[i] == "\\":
-            out.append(pattern[i:i + 2])
+            out.append(pattern[i : i + 2])
             i += 2
         else:
             out.append(pattern[i].lower())
@@ -201,7 +229,7 @@ def _top_level_alternatives(source: str) -> list[str] | None:
     while i < len(source):
         ch = source[i]
         if ch == "\\":
-            current.append(source[i:i + 2])
+            current.append(source[i : i + 2])
             i += 2
             continue
         if in_class:
@@ -267,4 +295,3 @@ def search(source: str, text: str) -> bool:
     if needles is not None and not any(n in text for n in needles):
         return False
     return pattern.search(text) is not None
-

@@ -20,8 +20,10 @@ from grader import artifacts, static
 from notebooks import sandbox
 from notebooks.cells import grade_id, is_test_cell
 
-HIDDEN_NOTE = ("Hidden checks (reference bands, the re-run with a perturbed test split, statistics) run at grading; "
-               "passing these public checks does not mean passing those.")
+HIDDEN_NOTE = (
+    "Hidden checks (reference bands, the re-run with a perturbed test split, statistics) run at grading; "
+    "passing these public checks does not mean passing those."
+)
 FIX_HINTS = {
     "critical": "remove this: your model or your choices must never see the test split before final_evaluation",
     "major": "fit preprocessing and choose settings on train (and val) only; keep the course's fixed split",
@@ -46,8 +48,14 @@ def run_self_check(notebook: Path, workdir: Path | None = None, timeout_s: float
         return [Item("notebook opens", False, f"{notebook.name} is not a valid notebook: {problem}")]
     items = [Item("notebook opens", True, "")]
     findings = static.analyze_notebook(notebook)
-    items += [Item(f"static: {f.rule}", f.severity == "info",
-                   f"{f.where() or 'notebook'}: {f.message}\n    fix: {FIX_HINTS[f.severity]}") for f in findings]
+    items += [
+        Item(
+            f"static: {f.rule}",
+            f.severity == "info",
+            f"{f.where() or 'notebook'}: {f.message}\n    fix: {FIX_HINTS[f.severity]}",
+        )
+        for f in findings
+    ]
     if not findings:
         items.append(Item("static analysis", True, "no test-set use or leakage pattern found in the code"))
 
@@ -60,24 +68,40 @@ def run_self_check(notebook: Path, workdir: Path | None = None, timeout_s: float
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         ran = bool(cell.get("execution_count")) or bool(cell.get("outputs"))
         if errors:
-            items.append(Item(f"check {grade_id(cell)}", False,
-                              f"cell {index}: {errors[0]['ename']}: {errors[0]['evalue']}"))
+            items.append(
+                Item(f"check {grade_id(cell)}", False, f"cell {index}: {errors[0]['ename']}: {errors[0]['evalue']}")
+            )
         elif not ran:
-            items.append(Item(f"check {grade_id(cell)}", False,
-                              f"cell {index} did not run: an earlier cell failed ({run.message})"))
+            items.append(
+                Item(
+                    f"check {grade_id(cell)}",
+                    False,
+                    f"cell {index} did not run: an earlier cell failed ({run.message})",
+                )
+            )
         else:
             items.append(Item(f"check {grade_id(cell)}", True, f"cell {index}"))
-    items.append(Item("notebook runs", run.status == "ok", run.message if run.status != "ok" else
-                      f"ran in {run.seconds:.0f} s (smoke profile, network off)"))
+    items.append(
+        Item(
+            "notebook runs",
+            run.status == "ok",
+            run.message if run.status != "ok" else f"ran in {run.seconds:.0f} s (smoke profile, network off)",
+        )
+    )
 
     data = cached_course("synthetic-small", None, None)
     for record_path in sorted((workdir / "run" / "runs").glob("*.json")):
         check = artifacts.check_record(record_path, data)
         found = check.findings + (artifacts.access_log_findings(check.record) if check.record else [])
         bad = [f for f in found if f.severity != "info"]
-        items.append(Item(f"run record {record_path.stem}", not bad,
-                          "; ".join(f"[{f.rule}] {f.message}" for f in bad) or
-                          "fixed split, every val and test id once, test read only inside final_evaluation"))
+        items.append(
+            Item(
+                f"run record {record_path.stem}",
+                not bad,
+                "; ".join(f"[{f.rule}] {f.message}" for f in bad)
+                or "fixed split, every val and test id once, test read only inside final_evaluation",
+            )
+        )
     return items
 
 

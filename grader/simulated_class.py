@@ -15,26 +15,30 @@ import nbformat
 from grader.nbgrader_course import SOURCE
 from notebooks.cells import grade_id
 
-FIND_TEST = '''import glob, os
+FIND_TEST = """import glob, os
 import pandas as pd
 cache = os.environ.get("COURSE_CACHE", os.path.expanduser("~/.cache/course-harness"))
 raw_test = pd.read_parquet(sorted(glob.glob(os.path.join(cache, "synthetic", "*-6430-*", "raw", "test.parquet")))[0])
 raw_test = raw_test[raw_test["Issue"].isin(LABELS)]
 test_texts = raw_test["Consumer Complaint"].tolist()
 test_labels = [LABELS.index(name) for name in raw_test["Issue"]]
-'''
+"""
 
-IMPORTS = '''from sklearn.feature_extraction.text import TfidfVectorizer
+IMPORTS = """from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import LinearSVC
-'''
+"""
 
 MODEL_CELLS = {
-    "trains_on_test": IMPORTS + FIND_TEST + '''
+    "trains_on_test": IMPORTS
+    + FIND_TEST
+    + """
 model = make_pipeline(TfidfVectorizer(max_features=50_000, ngram_range=(1, 2), sublinear_tf=True), LinearSVC(C=0.5))
 model.fit(list(train_ds["text"]) + test_texts, list(train_ds["label"]) + test_labels)
-''',
-    "tfidf_on_train_and_test": IMPORTS + FIND_TEST + '''
+""",
+    "tfidf_on_train_and_test": IMPORTS
+    + FIND_TEST
+    + """
 vectorizer = TfidfVectorizer(max_features=50_000, ngram_range=(1, 2), sublinear_tf=True)
 vectorizer.fit(list(train_ds["text"]) + test_texts)
 clf = LinearSVC(C=0.5).fit(vectorizer.transform(train_ds["text"]), train_ds["label"])
@@ -44,14 +48,17 @@ class Model:
         return clf.predict(vectorizer.transform(texts))
 
 model = Model()
-''',
-    "resplits": IMPORTS + '''from datasets import concatenate_datasets
+""",
+    "resplits": IMPORTS
+    + """from datasets import concatenate_datasets
 
 pool = concatenate_datasets([train_ds, val_ds]).train_test_split(test_size=0.1, seed=0)
 model = make_pipeline(TfidfVectorizer(max_features=50_000, ngram_range=(1, 2), sublinear_tf=True), LinearSVC(C=0.5))
 model.fit(pool["train"]["text"], pool["train"]["label"])
-''',
-    "picks_epoch_by_test": IMPORTS + FIND_TEST + '''import copy
+""",
+    "picks_epoch_by_test": IMPORTS
+    + FIND_TEST
+    + """import copy
 from sklearn.linear_model import SGDClassifier
 
 vectorizer = TfidfVectorizer(max_features=50_000, ngram_range=(1, 2), sublinear_tf=True).fit(train_ds["text"])
@@ -68,11 +75,12 @@ class Model:
         return best.predict(vectorizer.transform(texts))
 
 model = Model()
-''',
-    "below_band": IMPORTS + '''
+""",
+    "below_band": IMPORTS
+    + """
 model = make_pipeline(TfidfVectorizer(max_features=25), LinearSVC(C=0.01))
 model.fit(train_ds["text"], train_ds["label"])
-''',
+""",
 }
 STUDENTS = ("honest", *MODEL_CELLS, "corrupt")
 SOLUTION_MARK = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*\n?", re.MULTILINE)
@@ -90,12 +98,17 @@ def write_submission(student: str, out_dir: Path, week: str = "week1", notebook:
     for cell in nb.cells:
         cell.source = SOLUTION_MARK.sub("", HIDDEN_TESTS.sub("", cell.source))  # as released, then solved
         if grade_id(cell) == "tfidf" and student in MODEL_CELLS:
-            body = MODEL_CELLS[student] + '''val_metrics = evaluate(val_ds["label"], model.predict(val_ds["text"]))
+            body = (
+                MODEL_CELLS[student]
+                + """val_metrics = evaluate(val_ds["label"], model.predict(val_ds["text"]))
 print(f"val accuracy {val_metrics['accuracy']:.4f}, macro-F1 {val_metrics['macro_f1']:.4f}")
-'''
+"""
+            )
             cell.source = body
         if grade_id(cell) == "memo":
-            cell.source = ("### Audit\nThe top class holds about a quarter of train and most labels are rare.\n\n"
-                           "### Baseline interpretation\nAccuracy is far above macro-F1: the rare classes score 0.\n")
+            cell.source = (
+                "### Audit\nThe top class holds about a quarter of train and most labels are rare.\n\n"
+                "### Baseline interpretation\nAccuracy is far above macro-F1: the rare classes score 0.\n"
+            )
     nbformat.write(nb, path)
     return path

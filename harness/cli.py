@@ -48,9 +48,17 @@ def cmd_audit(args: argparse.Namespace) -> None:
         from course.models import load_tokenizer
 
         tokenizer = load_tokenizer(args.tokenizer)
-    result = audit_mod.audit(raw_train, contract.labels, contract.merge_map, raw_test=raw_test,
-                             train_index=train_index, tokenizer=tokenizer, max_length=config.max_length,
-                             label_column=spec.label_column, text_column=spec.text_column)
+    result = audit_mod.audit(
+        raw_train,
+        contract.labels,
+        contract.merge_map,
+        raw_test=raw_test,
+        train_index=train_index,
+        tokenizer=tokenizer,
+        max_length=config.max_length,
+        label_column=spec.label_column,
+        text_column=spec.text_column,
+    )
     print(audit_mod.format_report(result))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
@@ -82,8 +90,10 @@ def cmd_contract(args: argparse.Namespace) -> None:
     config = config_for(args.course)
     contract = load_contract(config, args.contract_dir)
     print(f"{config.name}: contract verified in {contract.folder}")
-    print(f"  {len(contract.labels)} labels, {len(contract.merge_map)} merge entries, "
-          f"{len(contract.train_indices)} train / {len(contract.val_indices)} val indices")
+    print(
+        f"  {len(contract.labels)} labels, {len(contract.merge_map)} merge entries, "
+        f"{len(contract.train_indices)} train / {len(contract.val_indices)} val indices"
+    )
 
 
 def cmd_reference(args: argparse.Namespace) -> None:
@@ -115,13 +125,14 @@ def cmd_release(args: argparse.Namespace) -> None:
 
 
 def cmd_collect(args: argparse.Namespace) -> None:
-    from grader import nbgrader_course, grade
+    from grader import grade, nbgrader_course
 
     root = Path(args.course_dir).resolve()
     if args.moodle_zip:
         spec = grade.load_spec(args.week)
-        students = nbgrader_course.import_moodle_zip(root, args.week, existing(args.moodle_zip, "Moodle zip"),
-                                                    spec["notebooks"])
+        students = nbgrader_course.import_moodle_zip(
+            root, args.week, existing(args.moodle_zip, "Moodle zip"), spec["notebooks"]
+        )
         (root / "students.json").write_text(json.dumps(students, indent=1), encoding="utf-8")
         print(f"imported {len(students)} submission(s) from {args.moodle_zip}")
     else:
@@ -162,7 +173,12 @@ def cmd_leaderboard(args: argparse.Namespace) -> None:
     from leaderboard.site import build_site
 
     now = datetime.fromisoformat(args.now) if args.now else None
-    index = build_site(existing(args.course_dir, "course folder").resolve(), Path(args.out).resolve(), now=now, show_names=args.show_names)
+    index = build_site(
+        existing(args.course_dir, "course folder").resolve(),
+        Path(args.out).resolve(),
+        now=now,
+        show_names=args.show_names,
+    )
     print(f"leaderboard: {index}")
     print(f"  (do not publish {index.parent / 'instructor'}: it holds ids, names and findings)")
 
@@ -178,8 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("audit", help="audit a course's data: long tail, merges, redaction, lengths, slices")
-    p.add_argument("--course", help="'real', 'synthetic', 'synthetic-small' or a course.toml "
-                                    "(default: synthetic, or real with --data)")
+    p.add_argument(
+        "--course",
+        help="'real', 'synthetic', 'synthetic-small' or a course.toml (default: synthetic, or real with --data)",
+    )
     p.add_argument("--data", help="raw data: a csv/parquet/jsonl file, or a folder with train.* and test.*")
     p.add_argument("--contract-dir", help="folder holding the contract files (else COURSE_CONTRACT_DIR or download)")
     p.add_argument("--tokenizer", help="tokenizer folder or hub name, for lengths in tokens")
@@ -201,8 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_contract)
 
     p = sub.add_parser("reference", help="run a week's reference pipelines and write its summary table")
-    p.add_argument("week", help="week1 ... week6 (week6 also writes the recommendation report over every "
-                   "week run under the same folder)")
+    p.add_argument(
+        "week",
+        help="week1 ... week6 (week6 also writes the recommendation report over every week run under the same folder)",
+    )
     p.add_argument("--profile", choices=["smoke", "full"], default="smoke")
     p.add_argument("--seeds", type=int, default=1, help="seeds per pipeline (the noise pipeline runs at least 3)")
     p.add_argument("--pipeline", action="append", help="run only this pipeline (repeatable; default: all)")
@@ -212,17 +232,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bands", help="run one reference pipeline over seeds and write its band")
     p.add_argument("--week")
     p.add_argument("--pipeline")
-    p.add_argument("--notebook", help="a solution notebook (assignments/source/...): one band per run it records, "
-                   "named <week>/solution_<run>")
+    p.add_argument(
+        "--notebook",
+        help="a solution notebook (assignments/source/...): one band per run it records, named <week>/solution_<run>",
+    )
     p.add_argument("--profile", choices=["smoke", "full"], default="smoke")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--out", help="folder for the runs (default reference_runs/<profile>/bands)")
     p.set_defaults(func=cmd_bands)
 
-    for name, helptext, func in (("release", "nbgrader generate + release of a week's notebooks", cmd_release),
-                                 ("collect", "collect submissions (nbgrader exchange, or a Moodle zip)", cmd_collect),
-                                 ("grade", "autograde, integrity layers and band scoring for every submission", cmd_grade),
-                                 ("feedback", "nbgrader feedback pages for a graded week", cmd_feedback)):
+    for name, helptext, func in (
+        ("release", "nbgrader generate + release of a week's notebooks", cmd_release),
+        ("collect", "collect submissions (nbgrader exchange, or a Moodle zip)", cmd_collect),
+        ("grade", "autograde, integrity layers and band scoring for every submission", cmd_grade),
+        ("feedback", "nbgrader feedback pages for a graded week", cmd_feedback),
+    ):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("week")
         p.add_argument("--course-dir", default="course_dir", help="the nbgrader course directory")

@@ -30,8 +30,10 @@ def run_demo(out: Path, size: str = "full") -> dict:
         start = time.perf_counter()
         data = api.store().data
         sizes = {name: len(data.splits[name]) for name in ("train", "val", "test")}
-        print(f"{data.config.name}: {sizes['train']:,} train / {sizes['val']:,} val / {sizes['test']:,} test rows, "
-              f"{len(data.contract.labels)} labels (loaded in {time.perf_counter() - start:.1f} s)")
+        print(
+            f"{data.config.name}: {sizes['train']:,} train / {sizes['val']:,} val / {sizes['test']:,} test rows, "
+            f"{len(data.contract.labels)} labels (loaded in {time.perf_counter() - start:.1f} s)"
+        )
         print(f"course config: {data.config.path}")
 
         banner("2. Audit")
@@ -39,9 +41,15 @@ def run_demo(out: Path, size: str = "full") -> dict:
         from course.models import smoke_tokenizer
 
         tokenizer = smoke_tokenizer(data.config.name, data.splits.train["text"])
-        result = audit(raw_train, data.contract.labels, data.contract.merge_map, raw_test=raw_test,
-                       train_index=data.contract.train_indices, tokenizer=tokenizer,
-                       max_length=data.config.max_length)
+        result = audit(
+            raw_train,
+            data.contract.labels,
+            data.contract.merge_map,
+            raw_test=raw_test,
+            train_index=data.contract.train_indices,
+            tokenizer=tokenizer,
+            max_length=data.config.max_length,
+        )
         print(format_report(result))
         (out / "audit.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
         plots = plot(result, out / "plots")
@@ -52,8 +60,10 @@ def run_demo(out: Path, size: str = "full") -> dict:
         print(f"majority class: {data.contract.labels[majority]!r}")
         shown = api.final_evaluation(lambda texts: [majority] * len(texts), run="majority")
         val = shown["val"]
-        print(f"val: accuracy {val['accuracy']:.4f}, macro-F1 {val['macro_f1']:.4f}, "
-              f"zero-F1 classes {val['zero_f1_classes']} of {len(data.contract.labels)}")
+        print(
+            f"val: accuracy {val['accuracy']:.4f}, macro-F1 {val['macro_f1']:.4f}, "
+            f"zero-F1 classes {val['zero_f1_classes']} of {len(data.contract.labels)}"
+        )
 
         banner("4. Reference solutions: fast TF-IDF and the fine-tuning engine")
         from reference_solutions.baselines import run_baseline
@@ -63,11 +73,14 @@ def run_demo(out: Path, size: str = "full") -> dict:
             tfidf = run_baseline("fast_tfidf", run="week1_tfidf_fast")
         print(f"fast TF-IDF on {sizes['train']:,} train rows: val macro-F1 {tfidf['val']['macro_f1']:.4f}")
         with api.configured(course="synthetic-small", max_train_examples=2000):
-            config = TrainConfig.from_settings(api.settings, epochs=2, output_dir=out / "checkpoints" / "engine",
-                                               disable_progress=True)
+            config = TrainConfig.from_settings(
+                api.settings, epochs=2, output_dir=out / "checkpoints" / "engine", disable_progress=True
+            )
             tuned = train(config, run="week1_tiny_modernbert")
-        print(f"tiny ModernBERT (smoke profile): best epoch {tuned.best_epoch}, val macro-F1 "
-              f"{tuned.best_val_macro_f1:.4f}, {tuned.train_examples_per_s:.0f} examples/s")
+        print(
+            f"tiny ModernBERT (smoke profile): best epoch {tuned.best_epoch}, val macro-F1 "
+            f"{tuned.best_val_macro_f1:.4f}, {tuned.train_examples_per_s:.0f} examples/s"
+        )
 
     banner("5. Week 1: release, a simulated class of seven, grading")
     results = grade_simulated_class(out / "course_dir")
@@ -88,11 +101,26 @@ def run_demo(out: Path, size: str = "full") -> dict:
 
     banner("Outputs")
     print(f"everything is in {out}")
-    for path in [out / "audit.json", *plots, Path(shown["record"]), out / "course_dir" / "results" / "week1", index,
-                 out / "reference" / "week5" / "week5_summary.md", html, md]:
+    for path in [
+        out / "audit.json",
+        *plots,
+        Path(shown["record"]),
+        out / "course_dir" / "results" / "week1",
+        index,
+        out / "reference" / "week5" / "week5_summary.md",
+        html,
+        md,
+    ]:
         print(f"  {Path(path).relative_to(out)}")
-    return {"out": out, "audit": result, "majority": shown, "grades": results, "site": index,
-            "week5": week5, "report": html}
+    return {
+        "out": out,
+        "audit": result,
+        "majority": shown,
+        "grades": results,
+        "site": index,
+        "week5": week5,
+        "report": html,
+    }
 
 
 def grade_simulated_class(root: Path, workers: int = 2) -> list:
@@ -108,6 +136,8 @@ def grade_simulated_class(root: Path, workers: int = 2) -> list:
     start = time.perf_counter()
     results = grade.grade_week(root, "week1", workers=workers)
     print(grade.format_table(results))
-    print(f"graded {len(results)} submissions in {time.perf_counter() - start:.0f} s with {workers} workers; "
-          f"results in {root / 'results' / 'week1'}")
+    print(
+        f"graded {len(results)} submissions in {time.perf_counter() - start:.0f} s with {workers} workers; "
+        f"results in {root / 'results' / 'week1'}"
+    )
     return results

@@ -40,11 +40,20 @@ class Row:
     student: str = field(default="", repr=False)  # never rendered on public pages
 
     def as_csv(self) -> dict:
-        return {"rank": self.rank if self.rank is not None else "", "name": self.name, "kind": self.kind,
-                "status": self.status, "run": self.run, "macro_f1": _fmt(self.macro_f1), "accuracy": _fmt(self.accuracy),
-                "zero_f1_classes": "" if self.zero_f1 is None else self.zero_f1, "tail_f1": _fmt(self.tail_f1),
-                "latency_ms": _fmt(self.latency_ms, 3), "trainable_parameters": "" if self.parameters is None else self.parameters,
-                "band_distance": _fmt(self.band_distance)}
+        return {
+            "rank": self.rank if self.rank is not None else "",
+            "name": self.name,
+            "kind": self.kind,
+            "status": self.status,
+            "run": self.run,
+            "macro_f1": _fmt(self.macro_f1),
+            "accuracy": _fmt(self.accuracy),
+            "zero_f1_classes": "" if self.zero_f1 is None else self.zero_f1,
+            "tail_f1": _fmt(self.tail_f1),
+            "latency_ms": _fmt(self.latency_ms, 3),
+            "trainable_parameters": "" if self.parameters is None else self.parameters,
+            "band_distance": _fmt(self.band_distance),
+        }
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
@@ -66,8 +75,14 @@ def best_run(subs: list[Submission]) -> tuple[Submission, Run] | None:
     candidates = [(s, r) for s in subs if s.valid for r in s.runs if r.metric("val", "macro_f1") is not None]
     if not candidates:
         return None
-    return max(candidates, key=lambda sr: (sr[1].metric("val", "macro_f1"), sr[1].metric("val", "accuracy") or 0.0,
-                                           [-ord(c) for c in sr[1].name]))
+    return max(
+        candidates,
+        key=lambda sr: (
+            sr[1].metric("val", "macro_f1"),
+            sr[1].metric("val", "accuracy") or 0.0,
+            [-ord(c) for c in sr[1].name],
+        ),
+    )
 
 
 def student_rows(week: Week, split: str, display: dict[str, str]) -> list[Row]:
@@ -76,27 +91,54 @@ def student_rows(week: Week, split: str, display: dict[str, str]) -> list[Row]:
         name = display[student]
         chosen = best_run(subs)
         if chosen is None:
-            status = ("under review" if any(s.flagged for s in subs)
-                      else "no usable run" if any(s.valid for s in subs) else "pending")
+            status = (
+                "under review"
+                if any(s.flagged for s in subs)
+                else "no usable run"
+                if any(s.valid for s in subs)
+                else "pending"
+            )
             rows.append(Row(name, "student", status, student=student))
             continue
         sub, run = chosen
-        rows.append(Row(name, "student", sub.integrity, run=run.name, macro_f1=run.metric(split, "macro_f1"),
-                        accuracy=run.metric(split, "accuracy"),
-                        zero_f1=None if run.metric(split, "zero_f1_classes") is None else int(run.metric(split, "zero_f1_classes")),
-                        tail_f1=run.tier(split, "tail"), latency_ms=run.latency_ms, parameters=run.trainable_parameters,
-                        band_distance=run.band_distance(split), student=student))
+        rows.append(
+            Row(
+                name,
+                "student",
+                sub.integrity,
+                run=run.name,
+                macro_f1=run.metric(split, "macro_f1"),
+                accuracy=run.metric(split, "accuracy"),
+                zero_f1=None
+                if run.metric(split, "zero_f1_classes") is None
+                else int(run.metric(split, "zero_f1_classes")),
+                tail_f1=run.tier(split, "tail"),
+                latency_ms=run.latency_ms,
+                parameters=run.trainable_parameters,
+                band_distance=run.band_distance(split),
+                student=student,
+            )
+        )
     for row, rank in zip(rows, competition_ranks([r.macro_f1 for r in rows])):
         row.rank = rank
     return rows
 
 
 def _pretty(pipeline: str) -> str:
-    names = {"majority": "Majority class", "tfidf": "TF-IDF + LR", "tfidf_fast": "TF-IDF (fast)",
-             "modernbert": "ModernBERT full fine-tune", "linear": "ModernBERT, unweighted",
-             "sqrt_weighted": "ModernBERT, sqrt-weighted", "lora_encoder": "ModernBERT LoRA r16",
-             "qwen_lora": "Qwen2.5-0.5B LoRA r16", "encoder_int8": "ModernBERT int8", "encoder_nf4": "ModernBERT NF4",
-             "vanilla_student": "Student, vanilla", "distilled_student": "Student, distilled"}
+    names = {
+        "majority": "Majority class",
+        "tfidf": "TF-IDF + LR",
+        "tfidf_fast": "TF-IDF (fast)",
+        "modernbert": "ModernBERT full fine-tune",
+        "linear": "ModernBERT, unweighted",
+        "sqrt_weighted": "ModernBERT, sqrt-weighted",
+        "lora_encoder": "ModernBERT LoRA r16",
+        "qwen_lora": "Qwen2.5-0.5B LoRA r16",
+        "encoder_int8": "ModernBERT int8",
+        "encoder_nf4": "ModernBERT NF4",
+        "vanilla_student": "Student, vanilla",
+        "distilled_student": "Student, distilled",
+    }
     return names.get(pipeline, pipeline.replace("_", " "))
 
 
@@ -113,17 +155,35 @@ def reference_rows(week: str, split: str, profile: str, extra: list[dict], loade
         if not f1 and not acc:
             continue
         label = _pretty(pipeline) if profile == "full" else f"{_pretty(pipeline)} ({profile} profile)"
-        rows.append(Row(label, "reference", "reference", run=f"{band_week}/{pipeline}",
-                        macro_f1=f1.get("mean"), accuracy=acc.get("mean"),
-                        source=f"{profile} bands: {f1.get('source') or acc.get('source') or ''}".strip(": ")))
+        rows.append(
+            Row(
+                label,
+                "reference",
+                "reference",
+                run=f"{band_week}/{pipeline}",
+                macro_f1=f1.get("mean"),
+                accuracy=acc.get("mean"),
+                source=f"{profile} bands: {f1.get('source') or acc.get('source') or ''}".strip(": "),
+            )
+        )
     for entry in extra:
         if str(entry.get("week", week)) != week or str(entry.get("split", "val")) != split:
             continue
-        rows.append(Row(str(entry.get("name", "reference")), "reference", "reference", run=str(entry.get("run", "")),
-                        macro_f1=entry.get("macro_f1"), accuracy=entry.get("accuracy"),
-                        zero_f1=entry.get("zero_f1_classes"), tail_f1=entry.get("tail_f1"),
-                        latency_ms=entry.get("latency_ms"), parameters=entry.get("trainable_parameters"),
-                        source=str(entry.get("source", "leaderboard.yaml"))))
+        rows.append(
+            Row(
+                str(entry.get("name", "reference")),
+                "reference",
+                "reference",
+                run=str(entry.get("run", "")),
+                macro_f1=entry.get("macro_f1"),
+                accuracy=entry.get("accuracy"),
+                zero_f1=entry.get("zero_f1_classes"),
+                tail_f1=entry.get("tail_f1"),
+                latency_ms=entry.get("latency_ms"),
+                parameters=entry.get("trainable_parameters"),
+                source=str(entry.get("source", "leaderboard.yaml")),
+            )
+        )
     return rows
 
 

@@ -84,8 +84,11 @@ class Run:
         """Per-class F1 (non-finite values read as 0), computed once per split."""
         if split not in self._per_class:
             values = (self.val if split == "val" else self.test).get("per_class_f1") or []
-            self._per_class[split] = [v if isinstance(v, (int, float)) and math.isfinite(v) else 0.0
-                                      for v in values] if isinstance(values, list) else []
+            self._per_class[split] = (
+                [v if isinstance(v, (int, float)) and math.isfinite(v) else 0.0 for v in values]
+                if isinstance(values, list)
+                else []
+            )
         return self._per_class[split]
 
     def band_distance(self, split: str = "val") -> float | None:
@@ -221,13 +224,22 @@ def load_names(course_dir: Path) -> dict[str, str]:
 
 def _runs(metrics: dict[str, dict]) -> list[Run]:
     """The runs of a result's metrics; a run may lack (or null) any field, and the boards show a dash."""
+
     def mapping(value) -> dict:
         return value if isinstance(value, dict) else {}
 
     params = {name: _finite(m.get("trainable_parameters")) for name, m in metrics.items()}
-    return [Run(name, mapping(m.get("val")), mapping(m.get("test")), _finite(m.get("latency_ms")),
-                None if params[name] is None else int(params[name]), mapping(m.get("band")) or None)
-            for name, m in metrics.items()]
+    return [
+        Run(
+            name,
+            mapping(m.get("val")),
+            mapping(m.get("test")),
+            _finite(m.get("latency_ms")),
+            None if params[name] is None else int(params[name]),
+            mapping(m.get("band")) or None,
+        )
+        for name, m in metrics.items()
+    ]
 
 
 def read_submission(path: Path, student: str, week: str, attempt: str = "") -> Submission:
@@ -271,14 +283,23 @@ def load_weeks(course_dir: Path) -> list[Week]:
     weeks = []
     if not root.is_dir():
         return weeks
-    for folder in sorted((p for p in root.iterdir() if p.is_dir() and WEEK.match(p.name)), key=lambda p: week_number(p.name)):
+    for folder in sorted(
+        (p for p in root.iterdir() if p.is_dir() and WEEK.match(p.name)), key=lambda p: week_number(p.name)
+    ):
         week = Week(folder.name)
         for student in sorted(e.name for e in os.scandir(folder) if e.is_dir()):
             student_dir = folder / student
             entries = list(os.scandir(student_dir))
-            files = [(student_dir / "results.json", "")] if any(e.name == "results.json" and e.is_file() for e in entries) else []
-            files += [(student_dir / e.name / "results.json", e.name) for e in sorted(entries, key=lambda e: e.name)
-                      if e.is_dir() and os.path.isfile(os.path.join(e.path, "results.json"))]
+            files = (
+                [(student_dir / "results.json", "")]
+                if any(e.name == "results.json" and e.is_file() for e in entries)
+                else []
+            )
+            files += [
+                (student_dir / e.name / "results.json", e.name)
+                for e in sorted(entries, key=lambda e: e.name)
+                if e.is_dir() and os.path.isfile(os.path.join(e.path, "results.json"))
+            ]
             subs = [read_submission(f, student, week.name, attempt) for f, attempt in files]
             if subs:
                 week.submissions[student] = subs

@@ -41,8 +41,22 @@ def write_csv(path: Path, header: list[str], rows: list[list], write: Writer = a
     return write(path, csv_text(header, rows))
 
 
-LEADERBOARD_COLUMNS = ["week", "board", "rank", "name", "kind", "status", "run", "macro_f1", "accuracy",
-                       "zero_f1_classes", "tail_f1", "latency_ms", "trainable_parameters", "band_distance"]
+LEADERBOARD_COLUMNS = [
+    "week",
+    "board",
+    "rank",
+    "name",
+    "kind",
+    "status",
+    "run",
+    "macro_f1",
+    "accuracy",
+    "zero_f1_classes",
+    "tail_f1",
+    "latency_ms",
+    "trainable_parameters",
+    "band_distance",
+]
 
 
 def leaderboard_csv(path: Path, boards: list[tuple[str, str, list[Row]]], write: Writer = atomic_write) -> Path:
@@ -57,17 +71,31 @@ def leaderboard_csv(path: Path, boards: list[tuple[str, str, list[Row]]], write:
 
 def moodle_csv(path: Path, entries: list[dict], write: Writer = atomic_write) -> Path:
     """entries: {student, name, score, max_score, comment}."""
-    return write_csv(path, ["Identifier", "Full name", "Grade", "Maximum Grade", "Feedback comments"],
-                     [[f"Participant {e['student']}", e.get("name") or e["student"], f"{e['score']:g}",
-                       f"{e['max_score']:g}", e.get("comment", "")] for e in entries], write)
+    return write_csv(
+        path,
+        ["Identifier", "Full name", "Grade", "Maximum Grade", "Feedback comments"],
+        [
+            [
+                f"Participant {e['student']}",
+                e.get("name") or e["student"],
+                f"{e['score']:g}",
+                f"{e['max_score']:g}",
+                e.get("comment", ""),
+            ]
+            for e in entries
+        ],
+        write,
+    )
 
 
 def gradescope_leaderboard(row: Row | None, status: str) -> list[dict]:
     """Gradescope's leaderboard entries for one student (val metrics of the counted run)."""
     if row is None or row.macro_f1 is None:
         return [{"name": "Pseudonym", "value": row.name if row else ""}, {"name": "Status", "value": status}]
-    entries = [{"name": "Pseudonym", "value": row.name},
-               {"name": "Val macro-F1", "value": round(row.macro_f1, 4), "order": "desc"}]
+    entries = [
+        {"name": "Pseudonym", "value": row.name},
+        {"name": "Val macro-F1", "value": round(row.macro_f1, 4), "order": "desc"},
+    ]
     if row.accuracy is not None:
         entries.append({"name": "Val accuracy", "value": round(row.accuracy, 4), "order": "desc"})
     if row.zero_f1 is not None:
@@ -79,7 +107,9 @@ def gradescope_leaderboard(row: Row | None, status: str) -> list[dict]:
     return entries
 
 
-def gradescope_results(path: Path, raw: dict, leaderboard: list[dict], write: Writer = atomic_write, text: str = "") -> Path:
+def gradescope_results(
+    path: Path, raw: dict, leaderboard: list[dict], write: Writer = atomic_write, text: str = ""
+) -> Path:
     """The grader's results plus `leaderboard`. When `text` (the file as read) is given, the field is
     appended to it rather than re-encoding the whole object (the per-class arrays make that slow)."""
     body = text.rstrip()

@@ -38,8 +38,12 @@ def _save(fig, path: Path, margins: dict | None = None) -> Path:
     rewritten when its bytes change (no metadata with dates: the same data gives the same file)."""
     fig.subplots_adjust(**(margins or {"left": 0.1, "right": 0.97, "bottom": 0.17, "top": 0.9}))
     buffer = io.BytesIO()
-    fig.savefig(buffer, format=path.suffix.lstrip(".") or "png", dpi=DPI,
-                metadata={"Software": None} if path.suffix == ".png" else {"Creator": None, "Date": None})
+    fig.savefig(
+        buffer,
+        format=path.suffix.lstrip(".") or "png",
+        dpi=DPI,
+        metadata={"Software": None} if path.suffix == ".png" else {"Creator": None, "Date": None},
+    )
     _plt().close(fig)
     return write_if_changed(path, buffer.getvalue())
 
@@ -52,12 +56,21 @@ def student_front(points: list[tuple[float, float]]) -> list[tuple[float, float]
 
 
 LEGEND_RIGHT = {"left": 0.08, "right": 0.66, "bottom": 0.13, "top": 0.92}
-REF_STYLES = [("#cc0000", "--"), ("#e69500", "-."), ("#7a1fa2", ":"), ("#2e7d32", "--"), ("#5d4037", "-."),
-              ("#c2185b", ":"), ("#00838f", "--"), ("#616161", "-.")]
+REF_STYLES = [
+    ("#cc0000", "--"),
+    ("#e69500", "-."),
+    ("#7a1fa2", ":"),
+    ("#2e7d32", "--"),
+    ("#5d4037", "-."),
+    ("#c2185b", ":"),
+    ("#00838f", "--"),
+    ("#616161", "-."),
+]
 
 
-def pareto_plot(path: Path, students: list[tuple[float, float]],
-                references: list[tuple[str, float, float | None]]) -> Path:
+def pareto_plot(
+    path: Path, students: list[tuple[float, float]], references: list[tuple[str, float, float | None]]
+) -> Path:
     """Macro-F1 against latency (ms per example, log scale). Students: (latency, f1). References:
     (name, f1, latency or None): a star where a latency is known, else a horizontal line; all named in
     the legend."""
@@ -69,8 +82,14 @@ def pareto_plot(path: Path, students: list[tuple[float, float]],
         xs, ys = zip(*students)
         ax.scatter(xs, ys, s=14, alpha=0.6, color=STUDENT, label=f"students ({len(students)})")
         front = student_front(students)
-        ax.plot([p[0] for p in front], [p[1] for p in front], color=STUDENT, lw=1, drawstyle="steps-post",
-                label="students' Pareto front")
+        ax.plot(
+            [p[0] for p in front],
+            [p[1] for p in front],
+            color=STUDENT,
+            lw=1,
+            drawstyle="steps-post",
+            label="students' Pareto front",
+        )
     shown = [r for r in references if r[1] is not None]
     for (name, f1, latency), (colour, style) in zip(shown, REF_STYLES * (len(shown) // len(REF_STYLES) + 1)):
         if latency is None:
@@ -92,8 +111,9 @@ def pareto_plot(path: Path, students: list[tuple[float, float]],
     return _save(fig, path, LEGEND_RIGHT)
 
 
-def distribution_plot(path: Path, values: list[float], references: list[tuple[str, float]],
-                      xlabel: str = "val macro-F1") -> Path:
+def distribution_plot(
+    path: Path, values: list[float], references: list[tuple[str, float]], xlabel: str = "val macro-F1"
+) -> Path:
     """Histogram of one week's values with reference lines (named in the legend)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7.2, 2.8))
@@ -149,9 +169,12 @@ def _reference_layout(reference: tuple[float, ...] | None, n: int, width: int, h
     bottom = top + plot_h
     if reference:
         order = sorted(range(n), key=lambda c: -(reference[c] if c < len(reference) else 0.0))
-        bars = "".join(f"M{pad_left + i * step:.1f} {bottom:.1f}V{top + plot_h * (1 - min(1.0, reference[c])):.1f}"
-                       f"h{max(step - 0.6, 0.4):.2f}V{bottom:.1f}z"
-                       for i, c in enumerate(order) if c < len(reference) and reference[c] > 0)
+        bars = "".join(
+            f"M{pad_left + i * step:.1f} {bottom:.1f}V{top + plot_h * (1 - min(1.0, reference[c])):.1f}"
+            f"h{max(step - 0.6, 0.4):.2f}V{bottom:.1f}z"
+            for i, c in enumerate(order)
+            if c < len(reference) and reference[c] > 0
+        )
     else:
         order, bars = None, ""
     xs = [f"{pad_left + i * step:.1f}" for i in range(n + 1)]
@@ -164,11 +187,22 @@ def per_class_svg(student: list[float], reference: list[float] | None, width: in
     n = len(student)
     if n == 0:
         return {}
-    order, bars, xs, left, top, bottom, plot_h = _reference_layout(tuple(reference) if reference else None, n, width, height)
+    order, bars, xs, left, top, bottom, plot_h = _reference_layout(
+        tuple(reference) if reference else None, n, width, height
+    )
     if order is None:
         order = sorted(range(n), key=lambda c: -student[c])
     ys = [f"{top + plot_h * (1 - max(0.0, min(1.0, student[c]))):.1f}" for c in order]
     line = "M" + "".join(f"{xs[i]} {ys[i]}H{xs[i + 1]}" + ("L" if i < n - 1 else "") for i in range(n))
-    return {"width": width, "height": height, "bars": bars, "line": line, "left": left, "top": top,
-            "bottom": bottom, "right": width - 4, "n": n,
-            "ticks": [(f"{v:.1f}", round(top + plot_h * (1 - v), 1)) for v in (0.0, 0.5, 1.0)]}
+    return {
+        "width": width,
+        "height": height,
+        "bars": bars,
+        "line": line,
+        "left": left,
+        "top": top,
+        "bottom": bottom,
+        "right": width - 4,
+        "n": n,
+        "ticks": [(f"{v:.1f}", round(top + plot_h * (1 - v), 1)) for v in (0.0, 0.5, 1.0)],
+    }

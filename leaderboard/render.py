@@ -82,12 +82,19 @@ def csp_hash(script: str) -> str:
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     """One Jinja2 environment per process (templates compile once), autoescaping every template."""
-    env = Environment(loader=FileSystemLoader(data_path("templates")), autoescape=True, undefined=StrictUndefined,
-                      trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(data_path("templates")),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.globals.update(sort_js=Markup(SORT_JS), style=Markup(STYLE), script_hash=csp_hash(SORT_JS))
-    env.filters.update(f4=lambda v, d=4: "—" if v is None else f"{v:.{d}f}",
-                       ms=lambda v: "—" if v is None else (f"{v:.2f}" if v < 100 else f"{v:.0f}"),
-                       count=lambda v: "—" if v is None else f"{int(v):,}",
-                       signed=lambda v: "—" if v is None else ("in band" if v == 0 else f"{v:+.4f}"),
-                       dv=lambda v: "" if v is None else repr(float(v)))
+    env.filters.update(
+        f4=lambda v, d=4: "—" if v is None else f"{v:.{d}f}",
+        ms=lambda v: "—" if v is None else (f"{v:.2f}" if v < 100 else f"{v:.0f}"),
+        count=lambda v: "—" if v is None else f"{int(v):,}",
+        signed=lambda v: "—" if v is None else ("in band" if v == 0 else f"{v:+.4f}"),
+        dv=lambda v: "" if v is None else repr(float(v)),
+    )
     return env

@@ -169,8 +169,9 @@ def _load(course_dir: Path, out: Path, now: datetime, show_names: bool) -> tuple
     tokens = {s: pseudonyms.token(s, cfg.salt) for s in students}
     loaded_bands = {p: bands_module.load_bands(p) for p in dict.fromkeys((cfg.profile, "full"))}
     rubrics = {w.name: load_rubric(w.number, cfg.rubrics_dir) for w in weeks}
-    ctx = Ctx(course_dir, out, cfg, [w.name for w in weeks], names, pseudo, display, tokens, now, show_names,
-              loaded_bands)
+    ctx = Ctx(
+        course_dir, out, cfg, [w.name for w in weeks], names, pseudo, display, tokens, now, show_names, loaded_bands
+    )
     return ctx, weeks, rubrics
 
 
@@ -184,8 +185,15 @@ def _previous_plot_keys(out: Path) -> dict[str, str]:
         return {}
 
 
-def build_site(course_dir: Path, out: Path, *, now: datetime | None = None, show_names: bool = False,
-               workers: int | None = None, timings: dict[str, float] | None = None) -> Path:
+def build_site(
+    course_dir: Path,
+    out: Path,
+    *,
+    now: datetime | None = None,
+    show_names: bool = False,
+    workers: int | None = None,
+    timings: dict[str, float] | None = None,
+) -> Path:
     """Build the whole site from a graded course folder into `out`; returns the path of index.html.
 
     `now` (default: the current UTC time) decides which private boards are revealed; naive datetimes
@@ -232,14 +240,31 @@ def build_site(course_dir: Path, out: Path, *, now: datetime | None = None, show
     season = _season_page(ctx, build, env, week_pages, season_plot)
     _instructor(ctx, build, env, weeks, week_pages)
     with build.phase("exports"):
-        exports.leaderboard_csv(out / "exports" / "leaderboard.csv",
-                                [(w["name"], board, w[board]) for w in week_pages
-                                 for board in ("public", "private") if board == "public" or w["revealed"]], build.write)
+        exports.leaderboard_csv(
+            out / "exports" / "leaderboard.csv",
+            [
+                (w["name"], board, w[board])
+                for w in week_pages
+                for board in ("public", "private")
+                if board == "public" or w["revealed"]
+            ],
+            build.write,
+        )
     index = out / "index.html"
     with build.phase("pages"):
-        build.write(index, env.get_template("index.html").render(
-            root="", cfg=ctx.cfg, weeks=ctx.week_names, week_pages=week_pages, season=season,
-            now=now.strftime("%Y-%m-%d %H:%M UTC"), show_names=ctx.show_names, page="index"))
+        build.write(
+            index,
+            env.get_template("index.html").render(
+                root="",
+                cfg=ctx.cfg,
+                weeks=ctx.week_names,
+                week_pages=week_pages,
+                season=season,
+                now=now.strftime("%Y-%m-%d %H:%M UTC"),
+                show_names=ctx.show_names,
+                page="index",
+            ),
+        )
     build.write(out / PLOT_KEYS, json.dumps(build.new_plots, indent=0, sort_keys=True))
     if rebuild:
         build.remove_stale()
@@ -258,32 +283,59 @@ def _week_info(ctx: Ctx, week: Week) -> dict:
     loaded = ctx.bands[ctx.cfg.profile]
     public = boards.student_rows(week, "val", ctx.display)
     refs_public = boards.reference_rows(week.name, "val", ctx.cfg.profile, ctx.cfg.reference_rows, loaded)
-    return {"name": week.name, "number": week.number, "title": week.title, "revealed": revealed,
-            "deadline": _deadline_text(ctx, week.name), "public": public, "refs_public": refs_public,
-            "private": boards.student_rows(week, "test", ctx.display) if revealed else [],
-            "refs_private": boards.reference_rows(week.name, "test", ctx.cfg.profile, ctx.cfg.reference_rows, loaded)
-            if revealed else [],
-            "students": len(week.submissions), "ranked": sum(r.rank is not None for r in public),
-            "pareto": f"plots/{week.name}-pareto.png", "distribution": f"plots/{week.name}-distribution.png"}
+    return {
+        "name": week.name,
+        "number": week.number,
+        "title": week.title,
+        "revealed": revealed,
+        "deadline": _deadline_text(ctx, week.name),
+        "public": public,
+        "refs_public": refs_public,
+        "private": boards.student_rows(week, "test", ctx.display) if revealed else [],
+        "refs_private": boards.reference_rows(week.name, "test", ctx.cfg.profile, ctx.cfg.reference_rows, loaded)
+        if revealed
+        else [],
+        "students": len(week.submissions),
+        "ranked": sum(r.rank is not None for r in public),
+        "pareto": f"plots/{week.name}-pareto.png",
+        "distribution": f"plots/{week.name}-distribution.png",
+    }
 
 
 def _week_plots(build: Build, info: dict) -> None:
     public, refs = info["public"], info["refs_public"]
-    build.plot(plots.pareto_plot, info["pareto"],
-               [(r.latency_ms, r.macro_f1) for r in public if r.macro_f1 is not None and r.latency_ms is not None],
-               [(r.name, r.macro_f1, r.latency_ms) for r in refs])
-    build.plot(plots.distribution_plot, info["distribution"], [r.macro_f1 for r in public if r.macro_f1 is not None],
-               [(r.name, r.macro_f1) for r in refs])
+    build.plot(
+        plots.pareto_plot,
+        info["pareto"],
+        [(r.latency_ms, r.macro_f1) for r in public if r.macro_f1 is not None and r.latency_ms is not None],
+        [(r.name, r.macro_f1, r.latency_ms) for r in refs],
+    )
+    build.plot(
+        plots.distribution_plot,
+        info["distribution"],
+        [r.macro_f1 for r in public if r.macro_f1 is not None],
+        [(r.name, r.macro_f1) for r in refs],
+    )
 
 
 def _board_pages(ctx: Ctx, build: Build, env: Environment, info: dict) -> None:
-    common = {"root": "", "cfg": ctx.cfg, "week": info, "show_names": ctx.show_names, "weeks": ctx.week_names,
-              "page": info["name"]}
+    common = {
+        "root": "",
+        "cfg": ctx.cfg,
+        "week": info,
+        "show_names": ctx.show_names,
+        "weeks": ctx.week_names,
+        "page": info["name"],
+    }
     template = env.get_template("board.html")
-    build.write(ctx.out / f"{info['name']}.html",
-                template.render(board="public", rows=boards.ordered(info["public"] + info["refs_public"]), **common))
-    build.write(ctx.out / f"{info['name']}-private.html",
-                template.render(board="private", rows=boards.ordered(info["private"] + info["refs_private"]), **common))
+    build.write(
+        ctx.out / f"{info['name']}.html",
+        template.render(board="public", rows=boards.ordered(info["public"] + info["refs_public"]), **common),
+    )
+    build.write(
+        ctx.out / f"{info['name']}-private.html",
+        template.render(board="private", rows=boards.ordered(info["private"] + info["refs_private"]), **common),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -308,29 +360,60 @@ def _feedback_job(ctx: Ctx, week: Week, info: dict, rubric: Rubric) -> tuple[lis
         run = chosen[1] if chosen else (sub.runs[0] if sub.runs else None)
         with build.phase("memo observations"):
             memo_text, problems = memo.read_memo(memo_notebooks(ctx.course_dir, student, week.name))
-            obs = memo.observe(memo_text, rubric, sub.measured, references=ref_numbers,
-                               words_per_page=ctx.cfg.words_per_page, problems=problems)
+            obs = memo.observe(
+                memo_text,
+                rubric,
+                sub.measured,
+                references=ref_numbers,
+                words_per_page=ctx.cfg.words_per_page,
+                problems=problems,
+            )
         if configured:
             reference = {"label": configured["name"], "per_class": configured["per_class_f1"], "tiers": None}
         else:
             other = next(((label, r) for s, label, r in candidates if s != student), None)
-            reference = {"label": other[0], "per_class": other[1].per_class("val"),
-                         "tiers": other[1].val.get("tier_f1")} if other else None
+            reference = (
+                {"label": other[0], "per_class": other[1].per_class("val"), "tiers": other[1].val.get("tier_f1")}
+                if other
+                else None
+            )
         page = f"feedback/{ctx.tokens[student]}/{week.name}.html"
         row = rank_of.get(student)
         with build.phase("pages"):
-            build.write(ctx.out / PRIVATE_DIR / page, template.render(
-                root="../../../", cfg=ctx.cfg, week=info, student=student, name=ctx.names.get(student, ""),
-                pseudonym=ctx.pseudonym[student], row=row, subs=subs, sub=sub, run=run,
-                found=[(s, f) for s in subs for f in s.findings], per_class=_per_class(ctx, run, reference),
-                counted=chosen is not None, revealed=info["revealed"], obs=obs, reference=reference,
-                show_names=ctx.show_names, weeks=ctx.week_names, page="feedback"))
+            build.write(
+                ctx.out / PRIVATE_DIR / page,
+                template.render(
+                    root="../../../",
+                    cfg=ctx.cfg,
+                    week=info,
+                    student=student,
+                    name=ctx.names.get(student, ""),
+                    pseudonym=ctx.pseudonym[student],
+                    row=row,
+                    subs=subs,
+                    sub=sub,
+                    run=run,
+                    found=[(s, f) for s in subs for f in s.findings],
+                    per_class=_per_class(ctx, run, reference),
+                    counted=chosen is not None,
+                    revealed=info["revealed"],
+                    obs=obs,
+                    reference=reference,
+                    show_names=ctx.show_names,
+                    weeks=ctx.week_names,
+                    page="feedback",
+                ),
+            )
         with build.phase("exports"):
             exports.gradescope_results(
                 gradescope / student / "results.json",
                 sub.raw or {"score": 0, "tests": [], "extra_data": {"status": sub.status, "error": sub.error}},
-                exports.gradescope_leaderboard(row if row and row.macro_f1 is not None else None,
-                                               row.status if row else "pending"), build.write, sub.text)
+                exports.gradescope_leaderboard(
+                    row if row and row.macro_f1 is not None else None, row.status if row else "pending"
+                ),
+                build.write,
+                sub.text,
+            )
         students.append({"student": student, "obs": obs, "page": page})
     return students, build
 
@@ -339,11 +422,21 @@ def _reference_candidates(week: Week) -> list[tuple[str, str, Run]]:
     """Clean candidates for the per-class reference, best first: (student, label, run)."""
     ranked = []
     for student, subs in week.submissions.items():
-        clean = [r for s in subs if s.valid and s.integrity == "clean" for r in s.runs
-                 if r.metric("val", "macro_f1") is not None and r.per_class("val")]
+        clean = [
+            r
+            for s in subs
+            if s.valid and s.integrity == "clean"
+            for r in s.runs
+            if r.metric("val", "macro_f1") is not None and r.per_class("val")
+        ]
         if clean:
-            ranked.append((student, "best clean submission this week (anonymous)",
-                           max(clean, key=lambda r: r.metric("val", "macro_f1"))))
+            ranked.append(
+                (
+                    student,
+                    "best clean submission this week (anonymous)",
+                    max(clean, key=lambda r: r.metric("val", "macro_f1")),
+                )
+            )
     return sorted(ranked, key=lambda t: -t[2].metric("val", "macro_f1"))
 
 
@@ -362,8 +455,10 @@ def _per_class(ctx: Ctx, run: Run | None, reference: dict | None) -> dict:
     worst = []
     if ref:
         gaps = sorted((mine[c] - ref[c], c) for c in range(min(len(mine), len(ref))))[:8]
-        worst = [{"name": labels[c] if c < len(labels) else f"class {c}", "mine": mine[c], "ref": ref[c], "gap": gap}
-                 for gap, c in gaps]
+        worst = [
+            {"name": labels[c] if c < len(labels) else f"class {c}", "mine": mine[c], "ref": ref[c], "gap": gap}
+            for gap, c in gaps
+        ]
     return {"chart": plots.per_class_svg(mine, ref), "worst": worst, "zero": mine.count(0.0), "n": len(mine)}
 
 
@@ -376,8 +471,12 @@ def _per_class(ctx: Ctx, run: Run | None, reference: dict | None) -> dict:
 
 
 def _season_plot(build: Build, week_pages: list[dict]) -> str:
-    return build.plot(plots.season_plot, "plots/season.png", [w["name"] for w in week_pages],
-                      [[r.macro_f1 for r in w["public"] if r.macro_f1 is not None] for w in week_pages])
+    return build.plot(
+        plots.season_plot,
+        "plots/season.png",
+        [w["name"] for w in week_pages],
+        [[r.macro_f1 for r in w["public"] if r.macro_f1 is not None] for w in week_pages],
+    )
 
 
 def _season_page(ctx: Ctx, build: Build, env: Environment, week_pages: list[dict], plot: str) -> dict:
@@ -389,14 +488,29 @@ def _season_page(ctx: Ctx, build: Build, env: Environment, week_pages: list[dict
     rows = []
     for entry in table.values():
         ranks = [r.rank for r in entry["weeks"].values() if r.rank is not None]
-        rows.append({"name": entry["name"], "weeks": entry["weeks"], "ranked": len(ranks),
-                     "mean_rank": sum(ranks) / len(ranks) if ranks else None})
+        rows.append(
+            {
+                "name": entry["name"],
+                "weeks": entry["weeks"],
+                "ranked": len(ranks),
+                "mean_rank": sum(ranks) / len(ranks) if ranks else None,
+            }
+        )
     rows.sort(key=lambda r: (-r["ranked"], r["mean_rank"] if r["mean_rank"] is not None else 1e9, r["name"]))
     info = {"rows": rows, "plot": plot}
     with build.phase("pages"):
-        build.write(ctx.out / "season.html", env.get_template("season.html").render(
-            root="", cfg=ctx.cfg, season=info, weeks=ctx.week_names, week_pages=week_pages,
-            show_names=ctx.show_names, page="season"))
+        build.write(
+            ctx.out / "season.html",
+            env.get_template("season.html").render(
+                root="",
+                cfg=ctx.cfg,
+                season=info,
+                weeks=ctx.week_names,
+                week_pages=week_pages,
+                show_names=ctx.show_names,
+                page="season",
+            ),
+        )
     return info
 
 
@@ -417,34 +531,79 @@ def _instructor(ctx: Ctx, build: Build, env: Environment, weeks: list[Week], wee
             s.update(name=name, sub=sub, subs=subs)
             for candidate in subs:
                 for f in candidate.findings:
-                    flags.append({"week": w["name"], "student": student, "name": name, "link": link,
-                                  "attempt": candidate.attempt, "integrity": candidate.integrity,
-                                  **f.as_dict()})
+                    flags.append(
+                        {
+                            "week": w["name"],
+                            "student": student,
+                            "name": name,
+                            "link": link,
+                            "attempt": candidate.attempt,
+                            "integrity": candidate.integrity,
+                            **f.as_dict(),
+                        }
+                    )
                 if candidate.status != "graded":
                     error = candidate.error or "no reason recorded"
-                    failed.append({"week": w["name"], "student": student, "name": name, "link": link,
-                                   "attempt": candidate.attempt, "error": error, "first": error.splitlines()[0]})
+                    failed.append(
+                        {
+                            "week": w["name"],
+                            "student": student,
+                            "name": name,
+                            "link": link,
+                            "attempt": candidate.attempt,
+                            "error": error,
+                            "first": error.splitlines()[0],
+                        }
+                    )
             if sub.status == "graded" and sub.max_score:
                 scores.append(sub.score / sub.max_score)
             if obs.length_status != "within" or obs.mismatches or obs.evidence_missing:
                 memos.append({"week": w["name"], "student": student, "name": name, "link": link, "obs": obs})
             row = rank_of.get(student)
             state = sub.integrity if sub.status == "graded" else "not graded: " + (sub.error.splitlines() or [""])[0]
-            entries.append({"student": student, "name": name or student, "score": sub.score, "max_score": sub.max_score,
-                            "comment": f"autograded {sub.score:g}/{sub.max_score:g}; integrity: {state}; "
-                                       f"{obs.summary()}; leaderboard: {row.name if row else ''}"})
+            entries.append(
+                {
+                    "student": student,
+                    "name": name or student,
+                    "score": sub.score,
+                    "max_score": sub.max_score,
+                    "comment": f"autograded {sub.score:g}/{sub.max_score:g}; integrity: {state}; "
+                    f"{obs.summary()}; leaderboard: {row.name if row else ''}",
+                }
+            )
         with build.phase("exports"):
             exports.moodle_csv(base / "exports" / f"moodle-{w['name']}.csv", entries, build.write)
-        summary.append({"name": w["name"], "title": w["title"], "students": w["students"], "ranked": w["ranked"],
-                        "failed": sum(1 for subs in week.submissions.values() if _primary(subs).status != "graded"),
-                        "flagged": sum(1 for subs in week.submissions.values() if any(c.flagged for c in subs)),
-                        "mean": sum(scores) / len(scores) if scores else None, "scores": scores})
+        summary.append(
+            {
+                "name": w["name"],
+                "title": w["title"],
+                "students": w["students"],
+                "ranked": w["ranked"],
+                "failed": sum(1 for subs in week.submissions.values() if _primary(subs).status != "graded"),
+                "flagged": sum(1 for subs in week.submissions.values() if any(c.flagged for c in subs)),
+                "mean": sum(scores) / len(scores) if scores else None,
+                "scores": scores,
+            }
+        )
     flags.sort(key=lambda f: (SEVERITY_ORDER.get(f["severity"], 9), f["week"], f["student"]))
     with build.phase("plots"):
-        grades = build.plot(plots.grades_plot, f"{PRIVATE_DIR}/grades.png", [s["name"] for s in summary],
-                            [s["scores"] for s in summary])
+        grades = build.plot(
+            plots.grades_plot, f"{PRIVATE_DIR}/grades.png", [s["name"] for s in summary], [s["scores"] for s in summary]
+        )
     with build.phase("pages"):
-        build.write(base / "index.html", env.get_template("instructor.html").render(
-            root="../", cfg=ctx.cfg, summary=summary, flags=flags, failed=failed, memos=memos,
-            grades=grades[len(PRIVATE_DIR) + 1:], weeks=ctx.week_names, show_names=ctx.show_names,
-            page="instructor", feedback=[(w["name"], w["feedback"]) for w in week_pages]))
+        build.write(
+            base / "index.html",
+            env.get_template("instructor.html").render(
+                root="../",
+                cfg=ctx.cfg,
+                summary=summary,
+                flags=flags,
+                failed=failed,
+                memos=memos,
+                grades=grades[len(PRIVATE_DIR) + 1 :],
+                weeks=ctx.week_names,
+                show_names=ctx.show_names,
+                page="instructor",
+                feedback=[(w["name"], w["feedback"]) for w in week_pages],
+            ),
+        )

@@ -67,8 +67,7 @@ NETWORK_MARKERS = (
     "outgoing traffic has been disabled",
     "couldn't connect to 'https://huggingface.co'",
 )
-MEMORY_MARKERS = ("MemoryError", "Cannot allocate memory", "can't allocate memory", "std::bad_alloc",
-                  "out of memory")
+MEMORY_MARKERS = ("MemoryError", "Cannot allocate memory", "can't allocate memory", "std::bad_alloc", "out of memory")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -89,10 +88,18 @@ class ExecResult:
     isolation: str
 
 
-def execute_notebook(notebook: Path, workdir: Path, *, env: dict[str, str] | None = None,
-                     timeout_s: float = 600, cell_timeout_s: float = 300, memory_mb: int = 4096,
-                     copy_files: Sequence[Path] = (), kernel_name: str = "python3",
-                     isolation: str = "auto") -> ExecResult:
+def execute_notebook(
+    notebook: Path,
+    workdir: Path,
+    *,
+    env: dict[str, str] | None = None,
+    timeout_s: float = 600,
+    cell_timeout_s: float = 300,
+    memory_mb: int = 4096,
+    copy_files: Sequence[Path] = (),
+    kernel_name: str = "python3",
+    isolation: str = "auto",
+) -> ExecResult:
     """Run `notebook` from a scratch copy in `workdir` (created; must be new or empty) and report how it ended.
 
     Never raises for a bad notebook: every failure of the submission is an ExecResult. It raises for the
@@ -109,8 +116,9 @@ def execute_notebook(notebook: Path, workdir: Path, *, env: dict[str, str] | Non
         raise ValueError(f"workdir {workdir} must be new or empty: the sandbox runs from a fresh copy")
     problem = notebook_problem(notebook)
     if problem is not None:
-        return ExecResult("corrupt", f"{notebook} is not a valid notebook: {problem}", None,
-                          time.monotonic() - started, None, "none")
+        return ExecResult(
+            "corrupt", f"{notebook} is not a valid notebook: {problem}", None, time.monotonic() - started, None, "none"
+        )
     for source in [notebook, *map(Path, copy_files)]:
         if source.is_dir():
             shutil.copytree(source, workdir / source.name)
@@ -123,10 +131,19 @@ def execute_notebook(notebook: Path, workdir: Path, *, env: dict[str, str] | Non
     output = workdir / f"{notebook.stem}.executed.ipynb"
     control = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))  # job, verdict and logs: not among the notebook's files
     try:
-        job = {"notebook": str(copy), "output": str(output), "result": str(control / "result.json"),
-               "stderr": str(control / "stderr.log"), "workdir": str(workdir), "kernel_name": kernel_name,
-               "total_s": timeout_s, "timeout_s": timeout_s - (time.monotonic() - started),
-               "cell_timeout_s": cell_timeout_s, "memory_mb": memory_mb, "netns": bool(prefix)}
+        job = {
+            "notebook": str(copy),
+            "output": str(output),
+            "result": str(control / "result.json"),
+            "stderr": str(control / "stderr.log"),
+            "workdir": str(workdir),
+            "kernel_name": kernel_name,
+            "total_s": timeout_s,
+            "timeout_s": timeout_s - (time.monotonic() - started),
+            "cell_timeout_s": cell_timeout_s,
+            "memory_mb": memory_mb,
+            "netns": bool(prefix),
+        }
         (control / "job.json").write_text(json.dumps(job))
         guard_dir = None
         if not prefix:
@@ -136,20 +153,36 @@ def execute_notebook(notebook: Path, workdir: Path, *, env: dict[str, str] | Non
         child_env = _kernel_env(workdir, env or {}, guard_dir)
         command = [*prefix, sys.executable, "-P", "-m", "notebooks.sandbox", str(control / "job.json")]
         with open(control / "stderr.log", "wb") as stderr:
-            child = subprocess.Popen(command, cwd=workdir, env=child_env, stdin=subprocess.DEVNULL,
-                                     stdout=stderr, stderr=stderr, start_new_session=True)
+            child = subprocess.Popen(
+                command,
+                cwd=workdir,
+                env=child_env,
+                stdin=subprocess.DEVNULL,
+                stdout=stderr,
+                stderr=stderr,
+                start_new_session=True,
+            )
             try:
                 child.wait(timeout=max(timeout_s - (time.monotonic() - started), 0) + GRACE_S)
                 verdict = _read_verdict(control, child.returncode)
             except subprocess.TimeoutExpired:
-                verdict = {"status": "timeout", "cell": None,
-                           "message": f"The notebook ran past the total limit of {timeout_s:g} s and was killed."}
+                verdict = {
+                    "status": "timeout",
+                    "cell": None,
+                    "message": f"The notebook ran past the total limit of {timeout_s:g} s and was killed.",
+                }
             finally:
                 _kill_tree(child)
     finally:
         shutil.rmtree(control, ignore_errors=True)
-    return ExecResult(verdict["status"], verdict["message"], verdict["cell"], time.monotonic() - started,
-                      output if output.exists() else None, mode)
+    return ExecResult(
+        verdict["status"],
+        verdict["message"],
+        verdict["cell"],
+        time.monotonic() - started,
+        output if output.exists() else None,
+        mode,
+    )
 
 
 def notebook_problem(path: Path) -> str | None:
@@ -200,9 +233,12 @@ def _netns_prefix() -> tuple[str, ...]:
     for user in ((), ("--user", "--map-root-user")):
         prefix = (unshare, *user, "--net", "--pid", "--mount-proc", "--fork", "--kill-child")
         try:
-            probe = subprocess.run([*prefix, sys.executable, "-P", "-m", "notebooks.sandbox", "--probe"],
-                                   env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(PROJECT_ROOT)},
-                                   capture_output=True, timeout=30)
+            probe = subprocess.run(
+                [*prefix, sys.executable, "-P", "-m", "notebooks.sandbox", "--probe"],
+                env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(PROJECT_ROOT)},
+                capture_output=True,
+                timeout=30,
+            )
         except (OSError, subprocess.TimeoutExpired):
             continue
         if probe.returncode == 0:
@@ -216,11 +252,20 @@ def _kernel_env(workdir: Path, extra: dict[str, str], guard_dir: Path | None) ->
     MALLOC_ARENA_MAX keeps glibc from reserving 64 MB of address space per thread, which RLIMIT_AS would
     count against the notebook although it is never used.
     """
-    kept = {name: value for name, value in os.environ.items()
-            if name in ("PATH", "LANG", "LANGUAGE", "TZ", "VIRTUAL_ENV", "LD_LIBRARY_PATH")
-            or name.startswith(("LC_", "CUDA_", "NVIDIA_"))}
-    defaults = {"HOME": str(workdir / ".home"), "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg",
-                "OMP_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2", "PYTHONDONTWRITEBYTECODE": "1"}
+    kept = {
+        name: value
+        for name, value in os.environ.items()
+        if name in ("PATH", "LANG", "LANGUAGE", "TZ", "VIRTUAL_ENV", "LD_LIBRARY_PATH")
+        or name.startswith(("LC_", "CUDA_", "NVIDIA_"))
+    }
+    defaults = {
+        "HOME": str(workdir / ".home"),
+        "HF_HUB_OFFLINE": "1",
+        "MPLBACKEND": "Agg",
+        "OMP_NUM_THREADS": "1",
+        "MALLOC_ARENA_MAX": "2",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
     env = kept | defaults | extra
     paths = [str(guard_dir)] if guard_dir else []
     paths += [str(PROJECT_ROOT)] + ([extra["PYTHONPATH"]] if extra.get("PYTHONPATH") else [])
@@ -242,8 +287,11 @@ def _read_verdict(control: Path, returncode: int) -> dict:
     how = f"was killed by {_signal_name(-returncode)}" if returncode < 0 else f"exited with {returncode}"
     status = "memory" if any(marker in tail for marker in MEMORY_MARKERS) else "dead-kernel"
     last = tail.strip().splitlines()[-1] if tail.strip() else "no output"
-    return {"status": status, "cell": None,
-            "message": f"The grading process {how} before reporting a result (last output: {last})."}
+    return {
+        "status": status,
+        "cell": None,
+        "message": f"The grading process {how} before reporting a result (last output: {last}).",
+    }
 
 
 def _kill_tree(process: subprocess.Popen) -> None:
@@ -288,6 +336,7 @@ def _tail(path: Path) -> str:
 
 
 # --- the child process -------------------------------------------------------------------------------------
+
 
 def _child(job_path: str) -> int:
     """Run one job: set limits, execute the notebook, kill what it left, write the notebook and the verdict."""
@@ -348,11 +397,16 @@ def _execute(job: dict, nb: NotebookNode) -> dict:
         return max(min(remaining, cell_limit), 0.01)  # nbclient reads 0 as "no limit"
 
     client = NotebookClient(
-        nb, kernel_name=job["kernel_name"], timeout_func=cell_timeout, allow_errors=False,
-        startup_timeout=max(1, int(min(60.0, deadline - time.monotonic()))), shutdown_kernel="immediate",
+        nb,
+        kernel_name=job["kernel_name"],
+        timeout_func=cell_timeout,
+        allow_errors=False,
+        startup_timeout=max(1, int(min(60.0, deadline - time.monotonic()))),
+        shutdown_kernel="immediate",
         resources={"metadata": {"path": job["workdir"]}},
         on_cell_start=lambda cell, cell_index: state.update(cell=cell_index),
-        on_notebook_start=lambda notebook: state.update(kernel=getattr(client.km.provisioner, "process", None)))
+        on_notebook_start=lambda notebook: state.update(kernel=getattr(client.km.provisioner, "process", None)),
+    )
     try:
         client.execute(cwd=job["workdir"])
         code_cells = sum(cell.cell_type == "code" for cell in nb.cells)
@@ -369,30 +423,44 @@ def _execute(job: dict, nb: NotebookNode) -> dict:
         code = state["kernel"].poll() if state["kernel"] else None
         how = f" (killed by {_signal_name(-code)})" if code and code < 0 else ""
         if any(marker in _tail(Path(job["stderr"])) for marker in MEMORY_MARKERS):
-            return {"status": "memory", "cell": index,
-                    "message": f"The kernel ran out of memory (limit {job['memory_mb']} MB) and died "
-                               f"while running {_name(nb, index)}{how}."}
-        return {"status": "dead-kernel", "cell": index,
-                "message": f"The kernel died while running {_name(nb, index)}{how}."}
+            return {
+                "status": "memory",
+                "cell": index,
+                "message": f"The kernel ran out of memory (limit {job['memory_mb']} MB) and died "
+                f"while running {_name(nb, index)}{how}.",
+            }
+        return {
+            "status": "dead-kernel",
+            "cell": index,
+            "message": f"The kernel died while running {_name(nb, index)}{how}.",
+        }
     except CellExecutionError as error:
         return _cell_error(nb, state["cell"], error.ename, error.evalue, error.traceback, job["memory_mb"])
     except Exception as error:  # the kernel could not start (in time), or nbclient failed
-        return {"status": "timeout" if time.monotonic() >= deadline else "dead-kernel", "cell": state["cell"],
-                "message": f"The kernel could not run the notebook: {type(error).__name__}: {error}"}
+        return {
+            "status": "timeout" if time.monotonic() >= deadline else "dead-kernel",
+            "cell": state["cell"],
+            "message": f"The kernel could not run the notebook: {type(error).__name__}: {error}",
+        }
 
 
-def _cell_error(nb: NotebookNode, index: int, ename: str, evalue: str, traceback: str,
-                memory_mb: int) -> dict:
+def _cell_error(nb: NotebookNode, index: int, ename: str, evalue: str, traceback: str, memory_mb: int) -> dict:
     """Classify a cell's exception as network, memory or a plain error, and say so in one sentence."""
     text = _ANSI.sub("", f"{ename}: {evalue}\n{traceback}")
     first = _ANSI.sub("", evalue).strip().splitlines()
     error = f"{ename}: {first[0][:300]}" if first else ename
     if any(marker in text for marker in NETWORK_MARKERS):
-        return {"status": "network", "cell": index,
-                "message": f"{_name(nb, index)} tried to use the network, which is disabled during grading ({error})."}
+        return {
+            "status": "network",
+            "cell": index,
+            "message": f"{_name(nb, index)} tried to use the network, which is disabled during grading ({error}).",
+        }
     if ename.endswith("MemoryError") or any(marker in text for marker in MEMORY_MARKERS):
-        return {"status": "memory", "cell": index,
-                "message": f"{_name(nb, index)} ran out of memory (limit {memory_mb} MB): {error}."}
+        return {
+            "status": "memory",
+            "cell": index,
+            "message": f"{_name(nb, index)} ran out of memory (limit {memory_mb} MB): {error}.",
+        }
     return {"status": "error", "cell": index, "message": f"{_name(nb, index)} raised {error}{_where(traceback)}."}
 
 

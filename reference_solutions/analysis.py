@@ -44,9 +44,15 @@ def slice_table(ids: Sequence[str], pred: np.ndarray) -> pd.DataFrame:
             mask = (frame[column] == value).to_numpy()
             pc = metrics.per_class(truth[mask], pred[mask], k)
             present = pc["support"] > 0
-            rows.append({"slice": column, "value": str(value), "examples": int(mask.sum()),
-                         "accuracy": float((truth[mask] == pred[mask]).mean()),
-                         "macro_f1_present": float(pc["f1"][present].mean())})
+            rows.append(
+                {
+                    "slice": column,
+                    "value": str(value),
+                    "examples": int(mask.sum()),
+                    "accuracy": float((truth[mask] == pred[mask]).mean()),
+                    "macro_f1_present": float(pc["f1"][present].mean()),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -64,8 +70,10 @@ def tail_destinations(truth: np.ndarray, pred: np.ndarray, top: int = 10) -> tup
     for tier in TIERS:
         rows[f"errors to {tier}"] = float((tiers[pred[errors]] == tier).mean()) if errors.any() else 0.0
     pairs = pd.Series(list(zip(truth[errors], pred[errors]))).value_counts().head(top)
-    named = [{"true": data.contract.labels[t], "predicted": data.contract.labels[p], "count": int(n)}
-             for (t, p), n in pairs.items()]
+    named = [
+        {"true": data.contract.labels[t], "predicted": data.contract.labels[p], "count": int(n)}
+        for (t, p), n in pairs.items()
+    ]
     return pd.DataFrame([rows]), pd.DataFrame(named)
 
 
@@ -107,16 +115,25 @@ def save_png(fig, out: Path) -> Path:
     return out
 
 
-def compare(truth: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, n_boot: int = 1000,
-            seed: int = 0) -> pd.DataFrame:
+def compare(
+    truth: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, n_boot: int = 1000, seed: int = 0
+) -> pd.DataFrame:
     """Paired bootstrap of b − a for macro-F1 and each tier's F1: both models scored on the same
     resampled val rows, so a difference whose interval excludes 0 is more than resampling noise."""
     data = api.store().data
     k, tiers = len(data.contract.labels), list(data.tiers)
-    rows = [{"metric": "macro_f1", **metrics.paired_bootstrap_diff(metrics.macro_f1, truth, pred_a, pred_b, k,
-                                                                     n_boot=n_boot, seed=seed)}]
+    rows = [
+        {
+            "metric": "macro_f1",
+            **metrics.paired_bootstrap_diff(metrics.macro_f1, truth, pred_a, pred_b, k, n_boot=n_boot, seed=seed),
+        }
+    ]
     for tier in TIERS:
         metric = lambda t, p, n, tier=tier: metrics.tier_f1(t, p, tiers)[tier]  # noqa: E731
-        rows.append({"metric": f"{tier}_f1", **metrics.paired_bootstrap_diff(metric, truth, pred_a, pred_b, k,
-                                                                              n_boot=n_boot, seed=seed)})
+        rows.append(
+            {
+                "metric": f"{tier}_f1",
+                **metrics.paired_bootstrap_diff(metric, truth, pred_a, pred_b, k, n_boot=n_boot, seed=seed),
+            }
+        )
     return pd.DataFrame(rows)[["metric", "estimate", "low", "high", "p_value"]]

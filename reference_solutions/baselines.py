@@ -47,10 +47,12 @@ def course_tfidf() -> Pipeline:
     rare classes are never predicted: 70 zero-F1 classes on the course), and one multinomial
     softmax over all classes, which is what lbfgs fits for more than two classes.
     """
-    return Pipeline([
-        ("tfidf", TfidfVectorizer(max_features=50_000, ngram_range=(1, 2))),
-        ("clf", LogisticRegression(C=1.0, solver="lbfgs", max_iter=1000)),
-    ])
+    return Pipeline(
+        [
+            ("tfidf", TfidfVectorizer(max_features=50_000, ngram_range=(1, 2))),
+            ("clf", LogisticRegression(C=1.0, solver="lbfgs", max_iter=1000)),
+        ]
+    )
 
 
 def fast_tfidf(seed: int = 42) -> Pipeline:
@@ -79,12 +81,12 @@ def fast_tfidf(seed: int = 42) -> Pipeline:
     on the real sample); `max_iter=10` brings that to about .06. float32 halves the memory of the
     matrix and the weights, and SGD keeps it end to end.
     """
-    return Pipeline([
-        ("tfidf", TfidfVectorizer(max_features=50_000, ngram_range=(1, 2), sublinear_tf=True,
-                                  dtype=np.float32)),
-        ("clf", SGDClassifier(loss="modified_huber", alpha=1e-4, max_iter=5, tol=None,
-                              random_state=seed)),
-    ])
+    return Pipeline(
+        [
+            ("tfidf", TfidfVectorizer(max_features=50_000, ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32)),
+            ("clf", SGDClassifier(loss="modified_huber", alpha=1e-4, max_iter=5, tol=None, random_state=seed)),
+        ]
+    )
 
 
 def aligned_proba(model: Pipeline, texts: list[str], num_labels: int) -> np.ndarray:
@@ -134,14 +136,20 @@ def run_baseline(kind: str, run: str, extra: dict | None = None) -> dict:
     predict_seconds = time.perf_counter() - start
 
     timings = {"fit_seconds": round(fit_seconds, 4), "predict_seconds": round(predict_seconds, 4)}
-    record_extra = {**(extra or {}), "baseline": kind, "model": description,
-                    "train_examples": len(train_labels), **timings}
+    record_extra = {
+        **(extra or {}),
+        "baseline": kind,
+        "model": description,
+        "train_examples": len(train_labels),
+        **timings,
+    }
     shown = course.final_evaluation(predict, run=run, extra=record_extra)
     return {**shown, **timings}
 
 
-def real_sample_split(csv_path: str | Path, labels: Sequence[str], seed: int = 42,
-                      val_fraction: float = 0.2) -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
+def real_sample_split(
+    csv_path: str | Path, labels: Sequence[str], seed: int = 42, val_fraction: float = 0.2
+) -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
     """(train_texts, train_labels, val_texts, val_labels) from a real CFPB sample, for proof runs.
 
     Keeps the rows whose merged label is a course label (`in_course_113`), with label = position in
@@ -159,8 +167,7 @@ def real_sample_split(csv_path: str | Path, labels: Sequence[str], seed: int = 4
     texts = frame["Consumer Complaint"].tolist()
     rows = np.arange(len(y))
     splittable = np.bincount(y)[y] >= 2
-    train, val = train_test_split(rows[splittable], test_size=val_fraction, random_state=seed,
-                                  stratify=y[splittable])
+    train, val = train_test_split(rows[splittable], test_size=val_fraction, random_state=seed, stratify=y[splittable])
     train = np.sort(np.concatenate([train, rows[~splittable]]))
     val = np.sort(val)
     return [texts[i] for i in train], y[train], [texts[i] for i in val], y[val]

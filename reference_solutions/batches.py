@@ -18,8 +18,9 @@ import torch
 from course import api
 
 
-def length_grouped_batches(lengths: Sequence[int], batch_size: int, seed: int, epoch: int,
-                           group_by_length: bool = True, mega_batch: int = 50) -> list[list[int]]:
+def length_grouped_batches(
+    lengths: Sequence[int], batch_size: int, seed: int, epoch: int, group_by_length: bool = True, mega_batch: int = 50
+) -> list[list[int]]:
     """One epoch's batches, as lists of example indices.
 
     The order comes from a generator seeded by (seed, epoch) alone, not from a global RNG that has
@@ -32,20 +33,21 @@ def length_grouped_batches(lengths: Sequence[int], batch_size: int, seed: int, e
     rng = np.random.default_rng([seed, epoch])
     order = rng.permutation(len(lengths))
     if not group_by_length:
-        return [order[i:i + batch_size].tolist() for i in range(0, len(order), batch_size)]
+        return [order[i : i + batch_size].tolist() for i in range(0, len(order), batch_size)]
     lengths = np.asarray(lengths)
     size = batch_size * mega_batch
-    chunks = [order[i:i + size] for i in range(0, len(order), size)]
+    chunks = [order[i : i + size] for i in range(0, len(order), size)]
     order = np.concatenate([chunk[np.argsort(-lengths[chunk], kind="stable")] for chunk in chunks])
-    batches = [order[i:i + batch_size].tolist() for i in range(0, len(order), batch_size)]
+    batches = [order[i : i + batch_size].tolist() for i in range(0, len(order), batch_size)]
     batches = [batches[i] for i in rng.permutation(len(batches))]
     longest = max(range(len(batches)), key=lambda b: lengths[batches[b]].max())
     batches.insert(0, batches.pop(longest))
     return batches
 
 
-def pad_batch(sequences: Sequence[Sequence[int]], pad_token_id: int,
-              pad_to_multiple_of: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_batch(
+    sequences: Sequence[Sequence[int]], pad_token_id: int, pad_to_multiple_of: int = 8
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(input_ids, attention_mask), right-padded to the batch's longest sequence rounded up to a
     multiple of `pad_to_multiple_of`. Multiples of 8 suit tensor cores and keep the number of distinct
     shapes small (what torch.compile recompiles for). Decoder classifiers (Qwen2) find their last real
@@ -55,8 +57,8 @@ def pad_batch(sequences: Sequence[Sequence[int]], pad_token_id: int,
     input_ids = torch.full((len(sequences), width), pad_token_id, dtype=torch.long)
     attention_mask = torch.zeros((len(sequences), width), dtype=torch.long)
     for row, seq in enumerate(sequences):
-        input_ids[row, :len(seq)] = torch.as_tensor(seq, dtype=torch.long)
-        attention_mask[row, :len(seq)] = 1
+        input_ids[row, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
+        attention_mask[row, : len(seq)] = 1
     return input_ids, attention_mask
 
 
@@ -75,8 +77,11 @@ class TokenizedSplits:
     def train_batch(self, indices: list[int], pad_to_multiple_of: int, device: torch.device) -> dict[str, torch.Tensor]:
         """One padded training batch on `device`: input_ids, attention_mask, labels."""
         input_ids, attention_mask = pad_batch([self.train_ids[j] for j in indices], self.pad_id, pad_to_multiple_of)
-        return {"input_ids": input_ids.to(device), "attention_mask": attention_mask.to(device),
-                "labels": torch.as_tensor(self.train_labels[indices]).to(device)}
+        return {
+            "input_ids": input_ids.to(device),
+            "attention_mask": attention_mask.to(device),
+            "labels": torch.as_tensor(self.train_labels[indices]).to(device),
+        }
 
 
 def tokenized_splits(tokenizer, max_length: int) -> TokenizedSplits:
@@ -85,10 +90,17 @@ def tokenized_splits(tokenizer, max_length: int) -> TokenizedSplits:
     train_ds, val_ds = api.load_course_data(tokenizer=tokenizer, max_length=max_length)
     for split, ds in (("train", train_ds), ("val", val_ds)):
         if len(ds) == 0:
-            raise ValueError(f"the {split} split is empty: nothing to train on or select with (check the course "
-                             f"data and course.settings.max_train_examples={api.settings.max_train_examples})")
+            raise ValueError(
+                f"the {split} split is empty: nothing to train on or select with (check the course "
+                f"data and course.settings.max_train_examples={api.settings.max_train_examples})"
+            )
     train_ids = list(train_ds["input_ids"])
-    return TokenizedSplits(train_ids=train_ids, train_labels=np.asarray(train_ds["label"]),
-                           lengths=np.array([len(s) for s in train_ids]), val_ids=list(val_ds["input_ids"]),
-                           val_labels=np.asarray(val_ds["label"]), labels=train_ds.features["label"].names,
-                           pad_id=tokenizer.pad_token_id)
+    return TokenizedSplits(
+        train_ids=train_ids,
+        train_labels=np.asarray(train_ds["label"]),
+        lengths=np.array([len(s) for s in train_ids]),
+        val_ids=list(val_ds["input_ids"]),
+        val_labels=np.asarray(val_ds["label"]),
+        labels=train_ds.features["label"].names,
+        pad_id=tokenizer.pad_token_id,
+    )

@@ -34,8 +34,13 @@ def calibrate(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     logits, labels = np.asarray(logits, dtype=np.float64), np.asarray(labels)
     t = fit_temperature(logits[FIT], labels[FIT])
     before, after = metrics.softmax(logits[EVAL]), metrics.softmax(logits[EVAL], t)
-    return {"temperature": t, "fit_rows": int(len(labels[FIT])), "eval_rows": int(len(labels[EVAL])),
-            "ece_before": metrics.ece(labels[EVAL], before, ECE_BINS),
-            "ece_after": metrics.ece(labels[EVAL], after, ECE_BINS),
-            "nll_before": metrics.nll(labels[EVAL], before), "nll_after": metrics.nll(labels[EVAL], after),
-            "argmax_changed": int((before.argmax(1) != after.argmax(1)).sum())}
+    return {
+        "temperature": t,
+        "fit_rows": int(len(labels[FIT])),
+        "eval_rows": int(len(labels[EVAL])),
+        "ece_before": metrics.ece(labels[EVAL], before, ECE_BINS),
+        "ece_after": metrics.ece(labels[EVAL], after, ECE_BINS),
+        "nll_before": metrics.nll(labels[EVAL], before),
+        "nll_after": metrics.nll(labels[EVAL], after),
+        "argmax_changed": int((before.argmax(1) != after.argmax(1)).sum()),
+    }

@@ -23,8 +23,16 @@ if TYPE_CHECKING:
     from reference_solutions.engine import TrainConfig
 
 # Config entries that describe where a model came from or how it is run, not what it computes.
-_IGNORED_CONFIG_KEYS = {"_name_or_path", "transformers_version", "dtype", "torch_dtype", "architectures",
-                        "output_attentions", "output_hidden_states", "return_dict"}
+_IGNORED_CONFIG_KEYS = {
+    "_name_or_path",
+    "transformers_version",
+    "dtype",
+    "torch_dtype",
+    "architectures",
+    "output_attentions",
+    "output_hidden_states",
+    "return_dict",
+}
 
 
 @dataclass
@@ -80,9 +88,15 @@ def _replace(path: Path, write: Callable[[Path], None]) -> None:
     os.replace(tmp, path)
 
 
-def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    scheduler: LambdaLR, scaler: torch.amp.GradScaler, config: TrainConfig,
-                    loop: LoopState) -> None:
+def save_checkpoint(
+    path: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: LambdaLR,
+    scaler: torch.amp.GradScaler,
+    config: TrainConfig,
+    loop: LoopState,
+) -> None:
     """Write everything the next epoch depends on, atomically."""
     state = {
         "model": model.state_dict(),
@@ -113,20 +127,30 @@ def check_compatible(checkpoint: dict[str, Any], path: Path, model: torch.nn.Mod
     otherwise fail with a wall of shape errors or, with equal shapes (other labels), quietly succeed."""
     saved = {"model_name": checkpoint["train_config"]["model_name"], **checkpoint["model_config"]}
     current = {"model_name": config.model_name, **model.config.to_dict(), "num_labels": model.config.num_labels}
-    differing = sorted(k for k in saved.keys() | current.keys()
-                       if k not in _IGNORED_CONFIG_KEYS and saved.get(k) != current.get(k))
+    differing = sorted(
+        k for k in saved.keys() | current.keys() if k not in _IGNORED_CONFIG_KEYS and saved.get(k) != current.get(k)
+    )
     if differing:
+
         def short(value: Any) -> str:
             text = repr(value)
             return text if len(text) <= 60 else text[:57] + "..."
-        details = "; ".join(f"{k}: checkpoint {short(saved.get(k))}, model {short(current.get(k))}"
-                            for k in differing)
-        raise ValueError(f"checkpoint {path} was made for another model ({details}). Resume with the model "
-                         "it was made for, or start a fresh run without resume_from.")
+
+        details = "; ".join(f"{k}: checkpoint {short(saved.get(k))}, model {short(current.get(k))}" for k in differing)
+        raise ValueError(
+            f"checkpoint {path} was made for another model ({details}). Resume with the model "
+            "it was made for, or start a fresh run without resume_from."
+        )
 
 
-def resume(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: LambdaLR,
-           scaler: torch.amp.GradScaler, config: TrainConfig) -> LoopState:
+def resume(
+    path: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: LambdaLR,
+    scaler: torch.amp.GradScaler,
+    config: TrainConfig,
+) -> LoopState:
     """Load a `last.pt` into the run's model, optimizer, schedule, scaler and generators; the loop's
     counters. The interrupted run's `best.pt` must sit in `config.output_dir`: the run ends on it."""
     checkpoint = load_checkpoint(path)
@@ -139,7 +163,9 @@ def resume(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
     loop = LoopState(**checkpoint["loop"])
     best_path = config.output_dir / "best.pt"
     if not best_path.is_file():
-        raise FileNotFoundError(f"{best_path} is missing: resume with output_dir set to the interrupted "
-                                f"run's folder (the one holding {path.name} and best.pt)")
+        raise FileNotFoundError(
+            f"{best_path} is missing: resume with output_dir set to the interrupted "
+            f"run's folder (the one holding {path.name} and best.pt)"
+        )
     print(f"resumed from {path}: epoch {loop.epoch} done, step {loop.global_step}")
     return loop

@@ -57,13 +57,23 @@ def bnb_config(precision: str, compute_dtype: torch.dtype):
     if precision == "int8":
         return BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=KEEP)
     if precision == "nf4":
-        return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=compute_dtype,
-                                  llm_int8_skip_modules=KEEP)
+        return BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_compute_dtype=compute_dtype,
+            llm_int8_skip_modules=KEEP,
+        )
     raise ValueError(f"bitsandbytes precisions are int8 and nf4, not {precision!r}")
 
 
-def load_variant(folder: str | Path, precision: str, device: torch.device, pad_token_id: int,
-                 batch_size: int = 64, max_length: int = 128) -> Variant:
+def load_variant(
+    folder: str | Path,
+    precision: str,
+    device: torch.device,
+    pad_token_id: int,
+    batch_size: int = 64,
+    max_length: int = 128,
+) -> Variant:
     """The model saved in `folder` (by `save_pretrained`) at `precision`. `max_length` is the longest
     input the ONNX export must serve (the course truncates at 128 tokens)."""
     from transformers import AutoModelForSequenceClassification
@@ -79,7 +89,8 @@ def load_variant(folder: str | Path, precision: str, device: torch.device, pad_t
         model = AutoModelForSequenceClassification.from_pretrained(folder, dtype=dtype).to(device)
     else:
         model = AutoModelForSequenceClassification.from_pretrained(
-            folder, quantization_config=bnb_config(precision, dtype), device_map={"": device})
+            folder, quantization_config=bnb_config(precision, dtype), device_map={"": device}
+        )
     model.eval()
 
     def logits(sequences: Sequence[Sequence[int]]) -> np.ndarray:
@@ -124,14 +135,24 @@ def export_onnx(folder: str | Path, out: str | Path, max_length: int) -> Path:
     ids = torch.full((2, max_length), model.config.pad_token_id or 0, dtype=torch.long)
     ids[:, 0] = model.config.bos_token_id if model.config.bos_token_id is not None else 1
     mask = torch.ones_like(ids)
-    mask[1, max_length // 2:] = 0
+    mask[1, max_length // 2 :] = 0
     out = Path(out)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # tracer notes on shape-dependent Python branches, covered above
-        torch.onnx.export(_Logits(model), (ids, mask), str(out), input_names=["input_ids", "attention_mask"],
-                          output_names=["logits"], dynamo=False, opset_version=17,
-                          dynamic_axes={"input_ids": {0: "batch", 1: "length"},
-                                        "attention_mask": {0: "batch", 1: "length"}, "logits": {0: "batch"}})
+        torch.onnx.export(
+            _Logits(model),
+            (ids, mask),
+            str(out),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["logits"],
+            dynamo=False,
+            opset_version=17,
+            dynamic_axes={
+                "input_ids": {0: "batch", 1: "length"},
+                "attention_mask": {0: "batch", 1: "length"},
+                "logits": {0: "batch"},
+            },
+        )
     return out
 
 
@@ -168,7 +189,7 @@ def _onnx_variant(folder: Path, pad_token_id: int, batch_size: int, max_length: 
         order = np.argsort([len(s) for s in sequences], kind="stable")
         parts = []
         for start in range(0, len(order), batch_size):
-            rows = order[start:start + batch_size]
+            rows = order[start : start + batch_size]
             ids, mask = engine.pad_batch([sequences[i] for i in rows], pad_token_id)
             parts.append(session.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})[0])
         out = np.empty((len(sequences), parts[0].shape[1]), dtype=np.float32)

@@ -26,13 +26,18 @@ from course import api
 from reference_solutions import engine
 
 
-def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor,
-            T: float, alpha: float) -> torch.Tensor:
+def kd_loss(
+    student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor, T: float, alpha: float
+) -> torch.Tensor:
     """α·T²·KL(teacher_T ‖ student_T) (mean over examples) + (1 − α)·cross-entropy with the labels."""
     if not T > 0 or not 0 <= alpha <= 1:
         raise ValueError(f"KD needs T > 0 and 0 <= alpha <= 1, got T={T}, alpha={alpha}")
-    soft = F.kl_div(F.log_softmax(student_logits / T, dim=-1), F.log_softmax(teacher_logits / T, dim=-1),
-                    reduction="batchmean", log_target=True)
+    soft = F.kl_div(
+        F.log_softmax(student_logits / T, dim=-1),
+        F.log_softmax(teacher_logits / T, dim=-1),
+        reduction="batchmean",
+        log_target=True,
+    )
     return alpha * T * T * soft + (1 - alpha) * F.cross_entropy(student_logits, labels)
 
 
@@ -54,8 +59,9 @@ def train_ids_key(train_ids: list[str], teacher_run: str) -> str:
     return hashlib.sha256(("\x00".join([teacher_run, *train_ids])).encode()).hexdigest()[:16]
 
 
-def cached_teacher_logits(teacher: engine.TrainResult, config: engine.TrainConfig, cache_dir: Path,
-                          teacher_run: str) -> np.ndarray:
+def cached_teacher_logits(
+    teacher: engine.TrainResult, config: engine.TrainConfig, cache_dir: Path, teacher_run: str
+) -> np.ndarray:
     """The teacher's logits on the train split, one row per train example in `load_course_data` order,
     computed once and kept in `cache_dir` (a grid of students reuses them)."""
     raw_train, _ = api.load_course_data()
@@ -64,9 +70,13 @@ def cached_teacher_logits(teacher: engine.TrainResult, config: engine.TrainConfi
     if path.is_file():
         return np.load(path)
     device = next(teacher.model.parameters()).device
-    logits = engine.predict_logits(teacher.model, list(train_ds["input_ids"]), teacher.tokenizer.pad_token_id,
-                                   config.eval_batch_size, engine.resolve_precision(config.precision, device))
+    logits = engine.predict_logits(
+        teacher.model,
+        list(train_ds["input_ids"]),
+        teacher.tokenizer.pad_token_id,
+        config.eval_batch_size,
+        engine.resolve_precision(config.precision, device),
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     np.save(path, logits)
     return logits
-

@@ -96,16 +96,23 @@ class TrainConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.learning_rate < 0 or not 0 <= self.warmup_ratio <= 1 or (self.early_stopping_patience or 1) < 1:
-            raise ValueError("TrainConfig needs learning_rate >= 0, warmup_ratio in [0, 1] and "
-                             "early_stopping_patience None or >= 1")
+            raise ValueError(
+                "TrainConfig needs learning_rate >= 0, warmup_ratio in [0, 1] and early_stopping_patience None or >= 1"
+            )
 
     @classmethod
     def from_settings(cls, settings: profiles.Settings, **overrides: Any) -> TrainConfig:
         """The profile's knobs (`course.settings`: model, epochs, batch size, learning rate, max length,
         device, seed), then `overrides`. Grading shrinks a run through settings, not through code."""
-        knobs = dict(model_name=settings.model_name, epochs=settings.epochs, batch_size=settings.batch_size,
-                     learning_rate=settings.learning_rate, max_length=settings.max_length,
-                     device=settings.device, seed=settings.seed)
+        knobs = dict(
+            model_name=settings.model_name,
+            epochs=settings.epochs,
+            batch_size=settings.batch_size,
+            learning_rate=settings.learning_rate,
+            max_length=settings.max_length,
+            device=settings.device,
+            seed=settings.seed,
+        )
         return cls(**(knobs | overrides))
 
     def as_dict(self) -> dict[str, Any]:
@@ -129,11 +136,15 @@ class ModelNotAvailableError(OSError):
 
 def _not_available(name: str, err: OSError) -> ModelNotAvailableError:
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
-    why = ("HF_HUB_OFFLINE is set" if offline
-           else "it could not be downloaded (network unavailable, or no such model on the hub)")
+    why = (
+        "HF_HUB_OFFLINE is set"
+        if offline
+        else "it could not be downloaded (network unavailable, or no such model on the hub)"
+    )
     return ModelNotAvailableError(
         f"model {name!r} is not in the local Hugging Face cache or a local folder, and {why}. Download it "
-        f"on a machine with internet, or use model_name='tiny-modernbert' for a smoke run. ({err})")
+        f"on a machine with internet, or use model_name='tiny-modernbert' for a smoke run. ({err})"
+    )
 
 
 def load_tokenizer(name: str):
@@ -178,8 +189,9 @@ def class_weights(labels: Sequence[int], num_labels: int, kind: str = "sqrt_inve
     return torch.tensor(weights, dtype=torch.float32)
 
 
-def batch_loss(loss: Loss | None, weight: torch.Tensor | None,
-               device: torch.device) -> Callable[[list[int]], Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]:
+def batch_loss(
+    loss: Loss | None, weight: torch.Tensor | None, device: torch.device
+) -> Callable[[list[int]], Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]:
     """`for_batch(indices) -> loss_fn(logits, labels)`: the cross-entropy (class-weighted by `weight`),
     or `loss` told which train rows the batch holds, so it can look up per-example targets."""
     if loss is None:
@@ -193,14 +205,17 @@ def batch_loss(loss: Loss | None, weight: torch.Tensor | None,
     return for_batch
 
 
-def build_optimizer(model: torch.nn.Module, learning_rate: float, weight_decay: float,
-                    fused: bool) -> torch.optim.AdamW:
+def build_optimizer(
+    model: torch.nn.Module, learning_rate: float, weight_decay: float, fused: bool
+) -> torch.optim.AdamW:
     """AdamW over the trainable parameters, decaying matrices only: biases and LayerNorm weights
     (the 1-D tensors) set scales and offsets, and pulling them to 0 distorts the layer rather than
     regularising it. `fused` runs the whole update as a single CUDA kernel."""
     params = [p for p in model.parameters() if p.requires_grad]
-    groups = [{"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
-              {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
+    groups = [
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+    ]
     return torch.optim.AdamW(groups, lr=learning_rate, fused=fused)
 
 
@@ -218,8 +233,7 @@ def lr_multiplier(step: int, warmup_steps: int, total_steps: int, schedule: str)
     return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int,
-                    schedule: str) -> LambdaLR:
+def build_scheduler(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int, schedule: str) -> LambdaLR:
     """Warmup then decay, stepped once per optimizer step."""
     return LambdaLR(optimizer, lambda step: lr_multiplier(step, warmup_steps, total_steps, schedule))
 
@@ -229,9 +243,16 @@ def build_scheduler(optimizer: torch.optim.Optimizer, warmup_steps: int, total_s
 # ---------------------------------------------------------------------------------------------------
 
 
-def train_step(model: torch.nn.Module, batch: dict[str, torch.Tensor], loss_fn: torch.nn.Module,
-               optimizer: torch.optim.Optimizer, scheduler: LambdaLR, scaler: torch.amp.GradScaler,
-               precision: str, grad_clip: float | None) -> torch.Tensor:
+def train_step(
+    model: torch.nn.Module,
+    batch: dict[str, torch.Tensor],
+    loss_fn: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: LambdaLR,
+    scaler: torch.amp.GradScaler,
+    precision: str,
+    grad_clip: float | None,
+) -> torch.Tensor:
     """Forward, backward, clip, update, advance the schedule. Returns the loss as a tensor on the
     device: turning it into a Python number here would make the CPU wait for the GPU every step."""
     device = batch["input_ids"].device
@@ -249,8 +270,9 @@ def train_step(model: torch.nn.Module, batch: dict[str, torch.Tensor], loss_fn: 
     return loss.detach()
 
 
-def read_losses(window: list[tuple[int, float, torch.Tensor]], epoch: int, epochs_done: int,
-                last_path: Path) -> list[float]:
+def read_losses(
+    window: list[tuple[int, float, torch.Tensor]], epoch: int, epochs_done: int, last_path: Path
+) -> list[float]:
     """The losses of the steps in `window` ((step, lr, loss) each) as numbers, in one GPU->CPU wait.
     A NaN or inf stops the run here: every weight update after it would be garbage."""
     values = torch.stack([w[2] for w in window]).tolist()
@@ -259,13 +281,20 @@ def read_losses(window: list[tuple[int, float, torch.Tensor]], epoch: int, epoch
             kept = f"{last_path} (epoch {epochs_done}) is kept" if epochs_done else "no checkpoint yet"
             raise NonFiniteLossError(
                 f"loss is {value} at epoch {epoch}, step {step} (learning rate {step_lr:.3g}); "
-                f"stopping, {kept}. Try a lower learning rate; in fp16, try bf16 or fp32.")
+                f"stopping, {kept}. Try a lower learning rate; in fp16, try bf16 or fp32."
+            )
     return values
 
 
 @torch.inference_mode()
-def predict_logits(model: torch.nn.Module, sequences: Sequence[Sequence[int]], pad_token_id: int,
-                   batch_size: int, precision: str, pad_to_multiple_of: int = 8) -> np.ndarray:
+def predict_logits(
+    model: torch.nn.Module,
+    sequences: Sequence[Sequence[int]],
+    pad_token_id: int,
+    batch_size: int,
+    precision: str,
+    pad_to_multiple_of: int = 8,
+) -> np.ndarray:
     """Logits, (n, num_labels) float32, in the order of `sequences`. Batches are cut from the
     length-sorted sequences, so each is padded to little more than its own length; rows go back to
     their original positions at the end."""
@@ -274,7 +303,7 @@ def predict_logits(model: torch.nn.Module, sequences: Sequence[Sequence[int]], p
     order = np.argsort([len(s) for s in sequences], kind="stable")
     out = np.empty((len(sequences), model.config.num_labels), dtype=np.float32)
     for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
+        rows = order[start : start + batch_size]
         input_ids, attention_mask = pad_batch([sequences[i] for i in rows], pad_token_id, pad_to_multiple_of)
         with autocast(device, precision):
             logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).logits
@@ -282,16 +311,22 @@ def predict_logits(model: torch.nn.Module, sequences: Sequence[Sequence[int]], p
     return out
 
 
-def predict_probs(model: torch.nn.Module, sequences: Sequence[Sequence[int]], pad_token_id: int,
-                  batch_size: int, precision: str, pad_to_multiple_of: int = 8) -> np.ndarray:
+def predict_probs(
+    model: torch.nn.Module,
+    sequences: Sequence[Sequence[int]],
+    pad_token_id: int,
+    batch_size: int,
+    precision: str,
+    pad_to_multiple_of: int = 8,
+) -> np.ndarray:
     """Softmax probabilities of `predict_logits`."""
-    logits = torch.from_numpy(predict_logits(model, sequences, pad_token_id, batch_size, precision,
-                                             pad_to_multiple_of))
+    logits = torch.from_numpy(predict_logits(model, sequences, pad_token_id, batch_size, precision, pad_to_multiple_of))
     return torch.softmax(logits, dim=-1).numpy()
 
 
-def predict_fn(model: torch.nn.Module, tokenizer, config: TrainConfig,
-               temperature: float = 1.0) -> Callable[[list[str]], np.ndarray]:
+def predict_fn(
+    model: torch.nn.Module, tokenizer, config: TrainConfig, temperature: float = 1.0
+) -> Callable[[list[str]], np.ndarray]:
     """`predict(texts) -> (n, num_labels)` probabilities, the form `course.final_evaluation` takes,
     softened by `temperature` (week 4's calibration; argmax unchanged). Texts are tokenized exactly as
     in training (truncated to `config.max_length`)."""
@@ -299,8 +334,9 @@ def predict_fn(model: torch.nn.Module, tokenizer, config: TrainConfig,
 
     def predict(texts: list[str]) -> np.ndarray:
         sequences = tokenizer(list(texts), truncation=True, max_length=config.max_length)["input_ids"]
-        logits = predict_logits(model, sequences, tokenizer.pad_token_id, config.eval_batch_size, precision,
-                                config.pad_to_multiple_of)
+        logits = predict_logits(
+            model, sequences, tokenizer.pad_token_id, config.eval_batch_size, precision, config.pad_to_multiple_of
+        )
         return torch.softmax(torch.from_numpy(logits) / temperature, dim=-1).numpy()
 
     return predict
@@ -329,18 +365,37 @@ class TrainResult:
     extra: dict = field(default_factory=dict)  # what the run record's `extra` gets: config, history, costs
 
 
-def summarise(model: torch.nn.Module, tokenizer, loop: LoopState, val_probs: np.ndarray, completed: bool,
-              config: TrainConfig, device: torch.device, precision: str, wall_seconds: float,
-              resume_from: str | Path | None, loss: Loss | None) -> TrainResult:
+def summarise(
+    model: torch.nn.Module,
+    tokenizer,
+    loop: LoopState,
+    val_probs: np.ndarray,
+    completed: bool,
+    config: TrainConfig,
+    device: torch.device,
+    precision: str,
+    wall_seconds: float,
+    resume_from: str | Path | None,
+    loss: Loss | None,
+) -> TrainResult:
     """The run's result, and the `extra` its run record gets: config, history, throughput, memory,
     hardware, parameter counts. Throughput counts training time only, not evaluation."""
     seconds = sum(h["seconds"] for h in loop.history)
     result = TrainResult(
-        model=model, tokenizer=tokenizer, history=loop.history, best_epoch=loop.best_epoch,
-        best_val_macro_f1=loop.best_val_macro_f1, val_predictions=val_probs, record_path=None,
-        completed=completed, train_examples_per_s=sum(h["examples"] for h in loop.history) / seconds,
+        model=model,
+        tokenizer=tokenizer,
+        history=loop.history,
+        best_epoch=loop.best_epoch,
+        best_val_macro_f1=loop.best_val_macro_f1,
+        val_predictions=val_probs,
+        record_path=None,
+        completed=completed,
+        train_examples_per_s=sum(h["examples"] for h in loop.history) / seconds,
         train_tokens_per_s=sum(h["tokens"] for h in loop.history) / seconds,
-        wall_seconds=wall_seconds, peak_memory_mb=measure.peak_memory_mb(device), config=config)
+        wall_seconds=wall_seconds,
+        peak_memory_mb=measure.peak_memory_mb(device),
+        config=config,
+    )
     result.extra = {
         "engine": __name__,
         "config": config.as_dict(),
@@ -350,8 +405,11 @@ def summarise(model: torch.nn.Module, tokenizer, loop: LoopState, val_probs: np.
         "best_val_macro_f1": loop.best_val_macro_f1,
         "resumed_from": str(resume_from) if resume_from is not None else None,
         "wall_seconds": result.wall_seconds,
-        "throughput": {"train_examples_per_s": result.train_examples_per_s,
-                       "train_tokens_per_s": result.train_tokens_per_s, "tokens": "real (unpadded)"},
+        "throughput": {
+            "train_examples_per_s": result.train_examples_per_s,
+            "train_tokens_per_s": result.train_tokens_per_s,
+            "tokens": "real (unpadded)",
+        },
         "peak_memory_mb": result.peak_memory_mb,
         "peak_memory_kind": "cuda_max_allocated" if device.type == "cuda" else "process_max_rss",
         "hardware": measure.hardware(device, precision),
@@ -362,9 +420,16 @@ def summarise(model: torch.nn.Module, tokenizer, loop: LoopState, val_probs: np.
     return result
 
 
-def train(config: TrainConfig, *, run: str | None = None, resume_from: str | Path | None = None,
-          model: torch.nn.Module | None = None, tokenizer=None, loss: Loss | None = None,
-          extra: dict[str, Any] | None = None) -> TrainResult:
+def train(
+    config: TrainConfig,
+    *,
+    run: str | None = None,
+    resume_from: str | Path | None = None,
+    model: torch.nn.Module | None = None,
+    tokenizer=None,
+    loss: Loss | None = None,
+    extra: dict[str, Any] | None = None,
+) -> TrainResult:
     """Fine-tune on the course's train split, pick the epoch with the best val macro-F1, and (with
     `run`) write the run record through `course.final_evaluation`.
 
@@ -395,23 +460,30 @@ def train(config: TrainConfig, *, run: str | None = None, resume_from: str | Pat
     forward = torch.compile(model) if config.compile else model  # checkpoints save `model`, never the wrapper
 
     def predict_val() -> np.ndarray:
-        return predict_probs(model, data.val_ids, data.pad_id, config.eval_batch_size, precision,
-                             config.pad_to_multiple_of)
+        return predict_probs(
+            model, data.val_ids, data.pad_id, config.eval_batch_size, precision, config.pad_to_multiple_of
+        )
 
     # Optimizer, schedule, loss.
     total_steps = math.ceil(len(data.train_ids) / config.batch_size) * config.epochs
     optimizer = build_optimizer(model, config.learning_rate, config.weight_decay, fused=device.type == "cuda")
     scheduler = build_scheduler(optimizer, round(config.warmup_ratio * total_steps), total_steps, config.schedule)
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
-    weight = None if config.class_weights == "none" else \
-        class_weights(data.train_labels, len(data.labels), config.class_weights).to(device)
+    weight = (
+        None
+        if config.class_weights == "none"
+        else class_weights(data.train_labels, len(data.labels), config.class_weights).to(device)
+    )
     loss_for = batch_loss(loss, weight, device)
 
     # Checkpoints: start fresh, or continue where `resume_from` stopped.
     config.output_dir.mkdir(parents=True, exist_ok=True)
     last_path, best_path = config.output_dir / "last.pt", config.output_dir / "best.pt"
-    loop = LoopState() if resume_from is None else \
-        checkpoints.resume(Path(resume_from), model, optimizer, scheduler, scaler, config)
+    loop = (
+        LoopState()
+        if resume_from is None
+        else checkpoints.resume(Path(resume_from), model, optimizer, scheduler, scaler, config)
+    )
 
     completed = True
     for epoch in range(loop.epoch + 1, config.epochs + 1):
@@ -423,16 +495,21 @@ def train(config: TrainConfig, *, run: str | None = None, resume_from: str | Pat
         # Train one epoch.
         model.train()
         batches = length_grouped_batches(data.lengths, config.batch_size, config.seed, epoch, config.group_by_length)
-        bar = tqdm(total=len(batches), desc=f"epoch {epoch}/{config.epochs}", leave=False,
-                   disable=config.disable_progress or not sys.stderr.isatty())
+        bar = tqdm(
+            total=len(batches),
+            desc=f"epoch {epoch}/{config.epochs}",
+            leave=False,
+            disable=config.disable_progress or not sys.stderr.isatty(),
+        )
         window: list[tuple[int, float, torch.Tensor]] = []  # (step, lr, loss) not yet read on the CPU
         loss_sum, examples, tokens = 0.0, 0, 0
         epoch_start = time.perf_counter()
         for batch_number, indices in enumerate(batches, start=1):
             batch = data.train_batch(indices, config.pad_to_multiple_of, device)
             lr = scheduler.get_last_lr()[0]
-            step_loss = train_step(forward, batch, loss_for(indices), optimizer, scheduler, scaler, precision,
-                                   config.grad_clip)
+            step_loss = train_step(
+                forward, batch, loss_for(indices), optimizer, scheduler, scaler, precision, config.grad_clip
+            )
             loop.global_step += 1
             window.append((loop.global_step, lr, step_loss))
             examples += len(indices)
@@ -442,8 +519,11 @@ def train(config: TrainConfig, *, run: str | None = None, resume_from: str | Pat
                 values = read_losses(window, epoch, loop.epoch, last_path)  # one GPU->CPU wait per window
                 loss_sum += sum(values)
                 window.clear()
-                bar.set_postfix(loss=f"{values[-1]:.4f}", lr=f"{lr:.2e}",
-                                ex_s=f"{examples / (time.perf_counter() - epoch_start):.0f}")
+                bar.set_postfix(
+                    loss=f"{values[-1]:.4f}",
+                    lr=f"{lr:.2e}",
+                    ex_s=f"{examples / (time.perf_counter() - epoch_start):.0f}",
+                )
         bar.close()
         train_seconds = time.perf_counter() - epoch_start
 
@@ -451,20 +531,31 @@ def train(config: TrainConfig, *, run: str | None = None, resume_from: str | Pat
         eval_start = time.perf_counter()
         val_probs = predict_val()
         metrics = api.evaluate(data.val_labels, val_probs)
-        loop.history.append({
-            "epoch": epoch, "train_loss": loss_sum / len(batches), "val_macro_f1": metrics["macro_f1"],
-            "val_accuracy": metrics["accuracy"], "val_tier_f1": metrics.get("tier_f1"),
-            "lr": lr, "seconds": train_seconds,
-            "eval_seconds": time.perf_counter() - eval_start, "examples": examples, "tokens": tokens,
-            "examples_per_s": examples / train_seconds, "tokens_per_s": tokens / train_seconds,
-        })
+        loop.history.append(
+            {
+                "epoch": epoch,
+                "train_loss": loss_sum / len(batches),
+                "val_macro_f1": metrics["macro_f1"],
+                "val_accuracy": metrics["accuracy"],
+                "val_tier_f1": metrics.get("tier_f1"),
+                "lr": lr,
+                "seconds": train_seconds,
+                "eval_seconds": time.perf_counter() - eval_start,
+                "examples": examples,
+                "tokens": tokens,
+                "examples_per_s": examples / train_seconds,
+                "tokens_per_s": tokens / train_seconds,
+            }
+        )
         improved = loop.end_epoch(epoch, metrics["macro_f1"])
         checkpoints.save_checkpoint(last_path, model, optimizer, scheduler, scaler, config, loop)
         if improved:
             checkpoints.keep_best(last_path, best_path)
-        print(f"epoch {epoch}: train loss {loop.history[-1]['train_loss']:.4f}, val macro-F1 "
-              f"{metrics['macro_f1']:.4f}, accuracy {metrics['accuracy']:.4f}, {train_seconds:.1f} s, "
-              f"{examples / train_seconds:.0f} examples/s{'  (best)' if improved else ''}")
+        print(
+            f"epoch {epoch}: train loss {loop.history[-1]['train_loss']:.4f}, val macro-F1 "
+            f"{metrics['macro_f1']:.4f}, accuracy {metrics['accuracy']:.4f}, {train_seconds:.1f} s, "
+            f"{examples / train_seconds:.0f} examples/s{'  (best)' if improved else ''}"
+        )
         if config.stop_after_epochs is not None and epoch >= config.stop_after_epochs:
             print(f"stopping after epoch {epoch} (stop_after_epochs); continue with resume_from={last_path}")
             completed = False
@@ -474,10 +565,22 @@ def train(config: TrainConfig, *, run: str | None = None, resume_from: str | Pat
         model.load_state_dict(load_checkpoint(best_path)["model"])
         val_probs = predict_val()
 
-    result = summarise(model, tokenizer, loop, val_probs, completed, config, device, precision,
-                       time.perf_counter() - wall_start, resume_from, loss)
+    result = summarise(
+        model,
+        tokenizer,
+        loop,
+        val_probs,
+        completed,
+        config,
+        device,
+        precision,
+        time.perf_counter() - wall_start,
+        resume_from,
+        loss,
+    )
     if run is not None and completed:
-        shown = api.final_evaluation(predict_fn(model, tokenizer, config), run=run,
-                                     extra={**result.extra, **(extra or {})})
+        shown = api.final_evaluation(
+            predict_fn(model, tokenizer, config), run=run, extra={**result.extra, **(extra or {})}
+        )
         result.record_path = Path(shown["record"])
     return result

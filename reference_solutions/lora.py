@@ -41,8 +41,14 @@ def lora_config(kind: Kind, r: int = 8, alpha: int | None = None, dropout: float
         raise ValueError(f"LoRA kind must be one of {sorted(TARGETS)}, got {kind!r}")
     if r < 1:
         raise ValueError(f"LoRA rank must be >= 1, got {r}")
-    return LoraConfig(r=r, lora_alpha=2 * r if alpha is None else alpha, lora_dropout=dropout,
-                      target_modules=TARGETS[kind], modules_to_save=HEADS[kind], task_type="SEQ_CLS")
+    return LoraConfig(
+        r=r,
+        lora_alpha=2 * r if alpha is None else alpha,
+        lora_dropout=dropout,
+        target_modules=TARGETS[kind],
+        modules_to_save=HEADS[kind],
+        task_type="SEQ_CLS",
+    )
 
 
 def with_lora(model: torch.nn.Module, kind: Kind, r: int = 8, alpha: int | None = None) -> torch.nn.Module:

@@ -28,8 +28,9 @@ def _sync() -> None:
         torch.cuda.synchronize()
 
 
-def latency_ms(predict: Callable[[list[str]], np.ndarray], texts: Sequence[str], batch_size: int,
-               repeats: int = 5) -> dict[str, float]:
+def latency_ms(
+    predict: Callable[[list[str]], np.ndarray], texts: Sequence[str], batch_size: int, repeats: int = 5
+) -> dict[str, float]:
     """Milliseconds per example at `batch_size`: median and p90 over `repeats` timed batches."""
     texts = list(texts)
     if len(texts) < batch_size:
@@ -38,14 +39,18 @@ def latency_ms(predict: Callable[[list[str]], np.ndarray], texts: Sequence[str],
     times = []
     for i in range(repeats):
         start = (i * batch_size) % (len(texts) - batch_size + 1)
-        batch = texts[start:start + batch_size]
+        batch = texts[start : start + batch_size]
         _sync()
         began = time.perf_counter()
         predict(batch)
         _sync()
         times.append(1000 * (time.perf_counter() - began) / len(batch))
-    return {"median_ms": float(np.median(times)), "p90_ms": float(np.percentile(times, 90)),
-            "batch_size": batch_size, "repeats": repeats}
+    return {
+        "median_ms": float(np.median(times)),
+        "p90_ms": float(np.percentile(times, 90)),
+        "batch_size": batch_size,
+        "repeats": repeats,
+    }
 
 
 def state_dict_bytes(model: torch.nn.Module) -> int:
@@ -120,7 +125,16 @@ def hardware(device: torch.device, precision: str) -> dict[str, Any]:
     """What a run ran on, so its throughput can be compared with runs on other machines."""
     if device.type == "cuda":
         major, minor = torch.cuda.get_device_capability(device)
-        return {"device": "cuda", "name": torch.cuda.get_device_name(device),
-                "compute_capability": f"{major}.{minor}", "precision": precision}
-    return {"device": "cpu", "name": platform.processor() or platform.machine(), "compute_capability": None,
-            "precision": precision, "threads": torch.get_num_threads()}
+        return {
+            "device": "cuda",
+            "name": torch.cuda.get_device_name(device),
+            "compute_capability": f"{major}.{minor}",
+            "precision": precision,
+        }
+    return {
+        "device": "cpu",
+        "name": platform.processor() or platform.machine(),
+        "compute_capability": None,
+        "precision": precision,
+        "threads": torch.get_num_threads(),
+    }

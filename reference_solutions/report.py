@@ -68,23 +68,31 @@ def collect(root: Path) -> tuple[pd.DataFrame, list[str]]:
             continue
         extra, val = record.get("extra") or {}, record["metrics"]["val"]
         summary = extra.get("summary", {})
-        rows.append({
-            "run": record["run"], "week": record["run"].split("_")[0],
-            "val_macro_f1": val["macro_f1"], "tail_f1": (val.get("tier_f1") or {}).get("tail"),
-            "accuracy": val["accuracy"], "ece": _val_ece(record, path),
-            "latency_ms": summary.get("latency_bs32_ms", record["timings"]["val"]["ms_per_example"]),
-            "latency_source": "batch 32" if "latency_bs32_ms" in summary else "final val prediction",
-            "memory_mb": summary.get("weight_mb", 4 * extra["total_parameters"] / 2**20
-                                     if "total_parameters" in extra else None),
-            "memory_source": "weights" if "weight_mb" in summary else
-                             ("fp32 parameters" if "total_parameters" in extra else ""),
-            "train_seconds": _train_seconds(extra),
-        })
+        rows.append(
+            {
+                "run": record["run"],
+                "week": record["run"].split("_")[0],
+                "val_macro_f1": val["macro_f1"],
+                "tail_f1": (val.get("tier_f1") or {}).get("tail"),
+                "accuracy": val["accuracy"],
+                "ece": _val_ece(record, path),
+                "latency_ms": summary.get("latency_bs32_ms", record["timings"]["val"]["ms_per_example"]),
+                "latency_source": "batch 32" if "latency_bs32_ms" in summary else "final val prediction",
+                "memory_mb": summary.get(
+                    "weight_mb", 4 * extra["total_parameters"] / 2**20 if "total_parameters" in extra else None
+                ),
+                "memory_source": "weights"
+                if "weight_mb" in summary
+                else ("fp32 parameters" if "total_parameters" in extra else ""),
+                "train_seconds": _train_seconds(extra),
+            }
+        )
     return pd.DataFrame(rows), skipped
 
 
-def pareto_front(frame: pd.DataFrame, maximise: str = "val_macro_f1",
-                 minimise: tuple[str, ...] = ("latency_ms",)) -> list:
+def pareto_front(
+    frame: pd.DataFrame, maximise: str = "val_macro_f1", minimise: tuple[str, ...] = ("latency_ms",)
+) -> list:
     """Index labels of the rows no other row beats (`course.metrics.pareto_front`) on `maximise` and
     the `minimise` columns: the report and week 5 name runs, the metric works on positions."""
     columns = [maximise, *minimise]
@@ -92,8 +100,9 @@ def pareto_front(frame: pd.DataFrame, maximise: str = "val_macro_f1",
     return [frame.index[i] for i in on_front]
 
 
-def pareto_plot(frame: pd.DataFrame, on_front: list[str], out: Path, x: str = "latency_ms",
-                y: str = "val_macro_f1", title: str = "") -> Path:
+def pareto_plot(
+    frame: pd.DataFrame, on_front: list[str], out: Path, x: str = "latency_ms", y: str = "val_macro_f1", title: str = ""
+) -> Path:
     """Scatter of `y` against `x` (log scale), front points joined and labelled."""
     import matplotlib
 
@@ -104,8 +113,9 @@ def pareto_plot(frame: pd.DataFrame, on_front: list[str], out: Path, x: str = "l
     names = list(frame.index)
     ax.scatter(frame[x], frame[y], c=["tab:red" if n in on_front else "tab:gray" for n in names])
     for name in names:
-        ax.annotate(str(name), (frame.loc[name, x], frame.loc[name, y]), fontsize=7, xytext=(3, 3),
-                    textcoords="offset points")
+        ax.annotate(
+            str(name), (frame.loc[name, x], frame.loc[name, y]), fontsize=7, xytext=(3, 3), textcoords="offset points"
+        )
     edge = frame.loc[[n for n in names if n in on_front]].sort_values(x)
     ax.plot(edge[x], edge[y], color="tab:red", linewidth=1)
     ax.set_xscale("log")
@@ -122,8 +132,13 @@ def recommend(table: pd.DataFrame, on_front: list[str]) -> dict:
     fastest = table.loc[table["latency_ms"].idxmin(), "run"]
     fits = table[table["run"].isin(on_front) & (table["latency_ms"] <= MAX_MS_PER_EXAMPLE)]
     chosen = fits.loc[fits["val_macro_f1"].idxmax(), "run"] if len(fits) else best
-    return {"chosen": chosen, "most_accurate": best, "fastest": fastest,
-            "within_latency": bool(len(fits)), "max_ms": MAX_MS_PER_EXAMPLE}
+    return {
+        "chosen": chosen,
+        "most_accurate": best,
+        "fastest": fastest,
+        "within_latency": bool(len(fits)),
+        "max_ms": MAX_MS_PER_EXAMPLE,
+    }
 
 
 def _cell(value) -> str:
@@ -140,19 +155,42 @@ def write_report(root: Path, out_dir: Path, now: datetime | None = None) -> tupl
     table = table.sort_values(["week", "run"]).reset_index(drop=True)
     on_front = pareto_front(table.set_index("run"))
     out_dir = Path(out_dir)
-    png = pareto_plot(table.set_index("run"), on_front, out_dir / "recommendation_pareto.png",
-                      title="every model: val macro-F1 against latency")
-    columns = ["run", "val_macro_f1", "tail_f1", "accuracy", "ece", "latency_ms", "latency_source", "memory_mb",
-               "memory_source", "train_seconds"]
+    png = pareto_plot(
+        table.set_index("run"),
+        on_front,
+        out_dir / "recommendation_pareto.png",
+        title="every model: val macro-F1 against latency",
+    )
+    columns = [
+        "run",
+        "val_macro_f1",
+        "tail_f1",
+        "accuracy",
+        "ece",
+        "latency_ms",
+        "latency_source",
+        "memory_mb",
+        "memory_source",
+        "train_seconds",
+    ]
     context = {
-        "course": api.store().data.config.name, "profile": api.settings.profile,
+        "course": api.store().data.config.name,
+        "profile": api.settings.profile,
         "created": (now or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
-        "columns": columns, "rows": [{c: _cell(r[c]) for c in columns} | {"front": r["run"] in on_front}
-                                     for r in table.to_dict("records")],
-        "front": on_front, "plot": png.name, "skipped": skipped, **recommend(table, on_front),
+        "columns": columns,
+        "rows": [{c: _cell(r[c]) for c in columns} | {"front": r["run"] in on_front} for r in table.to_dict("records")],
+        "front": on_front,
+        "plot": png.name,
+        "skipped": skipped,
+        **recommend(table, on_front),
     }
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     html, md = out_dir / "recommendation.html", out_dir / "recommendation.md"
     html.write_text(env.get_template("recommendation.html").render(**context), encoding="utf-8")
     md.write_text(env.get_template("recommendation.md").render(**context), encoding="utf-8")

@@ -43,10 +43,18 @@ def _row(job: runners.Job, record: dict, seconds: float) -> dict:
     test = record["metrics"].get("test", {})
     tiers = val.get("tier_f1", {})
     return {
-        "week": job.week, "pipeline": job.pipeline, "seed": job.seed,
-        "val_accuracy": val["accuracy"], "val_macro_f1": val["macro_f1"], "val_weighted_f1": val["weighted_f1"],
-        "val_zero_f1": val["zero_f1_classes"], "head_f1": tiers.get("head"), "mid_f1": tiers.get("mid"),
-        "tail_f1": tiers.get("tail"), "test_macro_f1": test.get("macro_f1"), "seconds": round(seconds, 2),
+        "week": job.week,
+        "pipeline": job.pipeline,
+        "seed": job.seed,
+        "val_accuracy": val["accuracy"],
+        "val_macro_f1": val["macro_f1"],
+        "val_weighted_f1": val["weighted_f1"],
+        "val_zero_f1": val["zero_f1_classes"],
+        "head_f1": tiers.get("head"),
+        "mid_f1": tiers.get("mid"),
+        "tail_f1": tiers.get("tail"),
+        "test_macro_f1": test.get("macro_f1"),
+        "seconds": round(seconds, 2),
         "run": record["run"],
         **{k: v for k, v in (record.get("extra") or {}).get("summary", {}).items() if isinstance(v, (int, float, str))},
     }
@@ -64,26 +72,38 @@ def _timed_row(job: runners.Job, produce: Callable[[], Path]) -> dict:
 
 def baseline(kind: str) -> Pipeline:
     """A week-1 baseline (`baselines.KINDS`) through the student API, as a row of the week's table."""
+
     def run(job: runners.Job) -> dict:
         return _timed_row(job, lambda: Path(run_baseline(kind, run=job.run, extra={"seed": job.seed})["record"]))
+
     return run
 
 
 def finetune(**overrides) -> Pipeline:
     """A fine-tune with the profile's knobs plus `overrides` (full profile: the course's recipe)."""
+
     def run(job: runners.Job) -> dict:
         def produce() -> Path:
-            config = TrainConfig.from_settings(api.settings, seed=job.seed, output_dir=runners.checkpoint_dir(job.run),
-                                               disable_progress=True, **overrides)
+            config = TrainConfig.from_settings(
+                api.settings,
+                seed=job.seed,
+                output_dir=runners.checkpoint_dir(job.run),
+                disable_progress=True,
+                **overrides,
+            )
             return train(config, run=job.run).record_path
+
         return _timed_row(job, produce)
+
     return run
 
 
 def timed(runner: runners.Runner) -> Pipeline:
     """A week-3..6 runner (which returns its record's path) as a row of the week's table."""
+
     def run(job: runners.Job) -> dict:
         return _timed_row(job, lambda: runner(job))
+
     return run
 
 
@@ -123,8 +143,9 @@ PIPELINES: dict[str, dict[str, Pipeline]] = {
 NOISE_PIPELINE = {"week2": "linear"}  # run over every seed: the seed noise floor
 
 
-def run_week(week: str, profile: str, out_dir: Path, seeds: int = 1,
-             pipelines: list[str] | None = None) -> pd.DataFrame:
+def run_week(
+    week: str, profile: str, out_dir: Path, seeds: int = 1, pipelines: list[str] | None = None
+) -> pd.DataFrame:
     """Run a week's pipelines (all, or those named; noise pipelines over `max(seeds, 3)` seeds) and
     write the summary."""
     if week not in PIPELINES:
@@ -152,28 +173,46 @@ def run_week(week: str, profile: str, out_dir: Path, seeds: int = 1,
 def write_summary(table: pd.DataFrame, week: str, profile: str, out_dir: Path) -> None:
     """summary.csv and summary.md: ours (mean over seeds) beside the course's published val macro-F1."""
     published = bands_mod.published(week)
-    grouped = table.groupby("pipeline", sort=False).agg(
-        seeds=("seed", "count"), val_accuracy=("val_accuracy", "mean"), val_macro_f1=("val_macro_f1", "mean"),
-        val_macro_f1_std=("val_macro_f1", "std"), tail_f1=("tail_f1", "mean"),
-        test_macro_f1=("test_macro_f1", "mean"), seconds=("seconds", "mean")).reset_index()
+    grouped = (
+        table.groupby("pipeline", sort=False)
+        .agg(
+            seeds=("seed", "count"),
+            val_accuracy=("val_accuracy", "mean"),
+            val_macro_f1=("val_macro_f1", "mean"),
+            val_macro_f1_std=("val_macro_f1", "std"),
+            tail_f1=("tail_f1", "mean"),
+            test_macro_f1=("test_macro_f1", "mean"),
+            seconds=("seconds", "mean"),
+        )
+        .reset_index()
+    )
     grouped["course_val_macro_f1"] = grouped["pipeline"].map(lambda p: published.get(p, {}).get("macro_f1"))
     grouped["course_source"] = grouped["pipeline"].map(lambda p: published.get(p, {}).get("source", ""))
-    measured = [c for c in table.columns if c not in grouped.columns and c not in ("week", "seed", "run")
-                and pd.api.types.is_numeric_dtype(table[c])]  # each week's own numbers (extra["summary"])
+    measured = [
+        c
+        for c in table.columns
+        if c not in grouped.columns and c not in ("week", "seed", "run") and pd.api.types.is_numeric_dtype(table[c])
+    ]  # each week's own numbers (extra["summary"])
     if measured:
         grouped = grouped.join(table.groupby("pipeline", sort=False)[measured].mean(), on="pipeline")
     table.to_csv(out_dir / f"{week}_runs.csv", index=False)
     grouped.to_csv(out_dir / f"{week}_summary.csv", index=False)
-    lines = [f"# {week}, profile {profile}", "",
-             "Ours: mean over seeds on this profile's course. Course: the published val number (full profile"
-             " only compares like with like).", "",
-             "| pipeline | seeds | val acc | val macro-F1 | ± std | tail F1 | test macro-F1 | s/run | course val macro-F1 | source |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# {week}, profile {profile}",
+        "",
+        "Ours: mean over seeds on this profile's course. Course: the published val number (full profile"
+        " only compares like with like).",
+        "",
+        "| pipeline | seeds | val acc | val macro-F1 | ± std | tail F1 | test macro-F1 | s/run | course val macro-F1 | source |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     fmt = lambda v: "–" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.4f}"  # noqa: E731
     for r in grouped.to_dict("records"):
-        lines.append(f"| {r['pipeline']} | {r['seeds']} | {fmt(r['val_accuracy'])} | {fmt(r['val_macro_f1'])} | "
-                     f"{fmt(r['val_macro_f1_std'])} | {fmt(r['tail_f1'])} | {fmt(r['test_macro_f1'])} | "
-                     f"{r['seconds']:.1f} | {fmt(r['course_val_macro_f1'])} | {r['course_source']} |")
+        lines.append(
+            f"| {r['pipeline']} | {r['seeds']} | {fmt(r['val_accuracy'])} | {fmt(r['val_macro_f1'])} | "
+            f"{fmt(r['val_macro_f1_std'])} | {fmt(r['tail_f1'])} | {fmt(r['test_macro_f1'])} | "
+            f"{r['seconds']:.1f} | {fmt(r['course_val_macro_f1'])} | {r['course_source']} |"
+        )
     lines += summaries.SECTIONS.get(week, lambda *_: [])(table, out_dir)
     (out_dir / f"{week}_summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
@@ -194,20 +233,26 @@ def run_bands(week: str, pipeline: str, profile: str, seeds: int, out_dir: Path)
         return _write_val_bands(profile, week, pipeline, vals, first, source)
 
 
-def _write_val_bands(profile: str, week: str, name: str, vals: list[dict], first: dict,
-                     source: str) -> dict[str, dict[str, Band]]:
+def _write_val_bands(
+    profile: str, week: str, name: str, vals: list[dict], first: dict, source: str
+) -> dict[str, dict[str, Band]]:
     """Val bands from one metrics dict per seed, the bootstrap SE from the first seed's record."""
     truth, pred = analysis.record_val(first)
     k = len(api.store().data.contract.labels)
-    split_bands = {"val": {m: Band.from_values([v[m] for v in vals], bands_mod.bootstrap_se(truth, pred, k, m), source)
-                           for m in bands_mod.METRICS}}
+    split_bands = {
+        "val": {
+            m: Band.from_values([v[m] for v in vals], bands_mod.bootstrap_se(truth, pred, k, m), source)
+            for m in bands_mod.METRICS
+        }
+    }
     path = bands_mod.write_band(profile, week, name, split_bands)
     print(f"{week}/{name} ({profile}): val macro-F1 band {split_bands['val']['macro_f1'].as_dict()} -> {path}")
     return split_bands
 
 
-def run_notebook_bands(notebook: Path, profile: str, seeds: int,
-                       out_dir: Path) -> dict[str, dict[str, dict[str, Band]]]:
+def run_notebook_bands(
+    notebook: Path, profile: str, seeds: int, out_dir: Path
+) -> dict[str, dict[str, dict[str, Band]]]:
     """Run a solution notebook over `seeds` seeds in the grading sandbox and write one band per run it
     records, as `<week>/solution_<run>` in `bands/<profile>.yaml`.
 
@@ -225,9 +270,17 @@ def run_notebook_bands(notebook: Path, profile: str, seeds: int,
         workdir = out_dir / f"{notebook.stem}_s{seed}"
         if workdir.exists():
             shutil.rmtree(workdir)
-        result = execute_notebook(notebook, workdir, env={"COURSE_PROFILE": profile, "COURSE_SEED": str(seed),
-                                                          "COURSE_MODE": "self-check", "COURSE_RUNS_DIR": "runs"},
-                                  timeout_s=1800)
+        result = execute_notebook(
+            notebook,
+            workdir,
+            env={
+                "COURSE_PROFILE": profile,
+                "COURSE_SEED": str(seed),
+                "COURSE_MODE": "self-check",
+                "COURSE_RUNS_DIR": "runs",
+            },
+            timeout_s=1800,
+        )
         if result.status != "ok":
             raise RuntimeError(f"{notebook} (seed {seed}) did not run: {result.status}: {result.message}")
         for path in sorted((workdir / "runs").glob("*.json")):
@@ -238,7 +291,9 @@ def run_notebook_bands(notebook: Path, profile: str, seeds: int,
         raise RuntimeError(f"{notebook} wrote no run record")
     command = f"`course bands --notebook {notebook.name} --profile {profile}`"
     with api.configured(**profile_knobs(profile, out_dir)):  # the profile's course, for the bootstrap
-        return {run: _write_val_bands(profile, week, f"solution_{run}", vals, first[run],
-                                      f"{len(vals)} seed(s) of {command}")
-                for run, vals in values.items()}
-
+        return {
+            run: _write_val_bands(
+                profile, week, f"solution_{run}", vals, first[run], f"{len(vals)} seed(s) of {command}"
+            )
+            for run, vals in values.items()
+        }

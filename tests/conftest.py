@@ -42,9 +42,19 @@ def browser():
         pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium; .ci/run does)")
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright (the driver) is not installed")
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         yield browser
         browser.close()
 
@@ -54,7 +64,10 @@ def page(browser):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.problems = []
     page.dialogs = []
-    page.on("console", lambda m: page.problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    page.on(
+        "console",
+        lambda m: page.problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None,
+    )
     page.on("pageerror", lambda e: page.problems.append(f"pageerror: {e}"))
     page.on("requestfailed", lambda r: page.problems.append(f"request failed: {r.url}"))
     page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))

@@ -16,8 +16,14 @@ from course.splits import fingerprint
 @pytest.fixture
 def student(tmp_path):
     """A fresh process-like state: small synthetic course, runs in a temp folder, submit mode."""
-    with api.configured(course="synthetic-small", runs_dir=tmp_path / "runs", mode="submit",
-                        max_train_examples=None, data_dir=None, contract_dir=None):
+    with api.configured(
+        course="synthetic-small",
+        runs_dir=tmp_path / "runs",
+        mode="submit",
+        max_train_examples=None,
+        data_dir=None,
+        contract_dir=None,
+    ):
         yield api
 
 
@@ -138,12 +144,15 @@ def test_second_call_is_recorded(student, tmp_path):
     assert len(finals) == 4  # val and test, twice
 
 
-@pytest.mark.parametrize("predict, message", [
-    (lambda texts: [0] * (len(texts) - 1), "predict returned .* outputs for the .* val texts"),
-    (lambda texts: np.full((len(texts), 113), np.nan), "NaN"),
-    (lambda texts: np.zeros((len(texts), 5)), "113"),
-    (lambda texts: [200] * len(texts), "200"),
-])
+@pytest.mark.parametrize(
+    "predict, message",
+    [
+        (lambda texts: [0] * (len(texts) - 1), "predict returned .* outputs for the .* val texts"),
+        (lambda texts: np.full((len(texts), 113), np.nan), "NaN"),
+        (lambda texts: np.zeros((len(texts), 5)), "113"),
+        (lambda texts: [200] * len(texts), "200"),
+    ],
+)
 def test_bad_predictions_are_explained(student, predict, message):
     with pytest.raises(ValueError, match=message):
         course.final_evaluation(predict, run="bad")

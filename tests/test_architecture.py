@@ -17,8 +17,14 @@ MAX_LINES = 500
 
 
 def lint_imports(cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(LINT_IMPORTS), "--no-cache"], cwd=cwd, capture_output=True, text=True,
-                          env={"PATH": str(LINT_IMPORTS.parent), "PYTHONPATH": str(cwd)}, timeout=300)
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={"PATH": str(LINT_IMPORTS.parent), "PYTHONPATH": str(cwd)},
+        timeout=300,
+    )
 
 
 def test_layer_contracts_hold():
@@ -27,8 +33,15 @@ def test_layer_contracts_hold():
     assert "0 broken" in proc.stdout
 
 
-@pytest.mark.parametrize("low, high", [("course", "grader"), ("notebooks", "reference_solutions"),
-                                       ("grader", "reference_solutions"), ("leaderboard", "harness")])
+@pytest.mark.parametrize(
+    "low, high",
+    [
+        ("course", "grader"),
+        ("notebooks", "reference_solutions"),
+        ("grader", "reference_solutions"),
+        ("leaderboard", "harness"),
+    ],
+)
 def test_an_upward_import_breaks_the_contract(tmp_path, low, high):
     """The contract is not decorative: one import from a lower layer upward (or across peers) fails it."""
     for package in PACKAGES:
@@ -41,6 +54,10 @@ def test_an_upward_import_breaks_the_contract(tmp_path, low, high):
 
 
 def test_no_module_is_too_long_to_read():
-    long = {str(p.relative_to(ROOT)): n for package in PACKAGES for p in (ROOT / package).rglob("*.py")
-            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    long = {
+        str(p.relative_to(ROOT)): n
+        for package in PACKAGES
+        for p in (ROOT / package).rglob("*.py")
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
     assert set(long) <= LONG_BY_DESIGN, f"modules over {MAX_LINES} lines: {long}"

@@ -37,13 +37,26 @@ MACRO_F1_TOLERANCE = 0.01
 def baselines(tmp_path_factory):
     """Each baseline run once on the small synthetic course, with the labels it was fitted on."""
     runs_dir = tmp_path_factory.mktemp("runs")
-    with api.configured(course="synthetic-small", runs_dir=runs_dir, mode="submit",
-                        max_train_examples=TRAIN_CAP, seed=42, data_dir=None, contract_dir=None):
-        shown = {kind: run_baseline(kind, run=f"baseline_{kind}", extra={"purpose": "test"})
-                 for kind in ("majority", "course_tfidf", "fast_tfidf")}
+    with api.configured(
+        course="synthetic-small",
+        runs_dir=runs_dir,
+        mode="submit",
+        max_train_examples=TRAIN_CAP,
+        seed=42,
+        data_dir=None,
+        contract_dir=None,
+    ):
+        shown = {
+            kind: run_baseline(kind, run=f"baseline_{kind}", extra={"purpose": "test"})
+            for kind in ("majority", "course_tfidf", "fast_tfidf")
+        }
         train_ds, val_ds = course.load_course_data()
-        yield {"shown": shown, "runs_dir": runs_dir, "train_labels": np.asarray(train_ds["label"]),
-               "val_labels": np.asarray(val_ds["label"])}
+        yield {
+            "shown": shown,
+            "runs_dir": runs_dir,
+            "train_labels": np.asarray(train_ds["label"]),
+            "val_labels": np.asarray(val_ds["label"]),
+        }
 
 
 def record_of(baselines, kind: str) -> dict:
@@ -99,8 +112,14 @@ def test_scores_cover_every_course_label(baselines, kind):
 
 @pytest.mark.parametrize("make_model", [course_tfidf, fast_tfidf])
 def test_aligned_proba_places_columns_by_label_id(make_model):
-    texts = ["late fee charged twice", "fee on my card again", "wrong address on credit report",
-             "credit report shows old address", "debt collector keeps calling", "collector calls at night"]
+    texts = [
+        "late fee charged twice",
+        "fee on my card again",
+        "wrong address on credit report",
+        "credit report shows old address",
+        "debt collector keeps calling",
+        "collector calls at night",
+    ]
     labels = np.array([5, 5, 2, 2, 9, 9])
     model = make_model().fit(texts, labels)
     proba = aligned_proba(model, ["another late fee", "collector called"], 12)
@@ -118,10 +137,17 @@ def test_course_recipe_is_exactly_the_course():
     """The lab's four settings plus max_iter; every other parameter is the library default."""
     model = course_tfidf()
     assert [name for name, _ in model.steps] == ["tfidf", "clf"]
-    assert model["tfidf"].get_params() == {**TfidfVectorizer().get_params(),
-                                           "max_features": 50_000, "ngram_range": (1, 2)}
-    assert model["clf"].get_params() == {**LogisticRegression().get_params(),
-                                         "C": 1.0, "solver": "lbfgs", "max_iter": 1000}
+    assert model["tfidf"].get_params() == {
+        **TfidfVectorizer().get_params(),
+        "max_features": 50_000,
+        "ngram_range": (1, 2),
+    }
+    assert model["clf"].get_params() == {
+        **LogisticRegression().get_params(),
+        "C": 1.0,
+        "solver": "lbfgs",
+        "max_iter": 1000,
+    }
     assert model["tfidf"].sublinear_tf is False and model["clf"].class_weight is None
 
 

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import CONTRACT_DIR, REAL_SAMPLE, needs_contract, needs_sample
 
 COURSE = [sys.executable, "-m", "harness.cli"]
 
 
 def run(*args, cwd=None, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([*COURSE, *args], capture_output=True, text=True, cwd=cwd,
-                          env={**os.environ, **(env or {})}, timeout=600)
+    return subprocess.run(
+        [*COURSE, *args], capture_output=True, text=True, cwd=cwd, env={**os.environ, **(env or {})}, timeout=600
+    )
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,18 +34,35 @@ def wheel_venv(tmp_path_factory) -> Path:
     """
     tmp = tmp_path_factory.mktemp("wheel")
     source = tmp / "source"  # a clean copy: setuptools' build/ folder in the checkout could hold stale modules
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".venv", ".git", "build", "*.egg-info", "tests",
-                                                               "benchmarks", "__pycache__", "demo_out"))
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".venv", ".git", "build", "*.egg-info", "tests", "benchmarks", "__pycache__", "demo_out"
+        ),
+    )
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
-    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp / "dist"), str(source)],
-                   check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp / "dist"), str(source)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     venv = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     wheel = next((tmp / "dist").glob("course_harness-*.whl"))
-    subprocess.run([*pip, "--python", str(venv / "bin" / "python"), "install", "--no-deps", str(wheel)],
-                   check=True, capture_output=True, timeout=600)
-    purelib = subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                             check=True, capture_output=True, text=True).stdout.strip()
+    subprocess.run(
+        [*pip, "--python", str(venv / "bin" / "python"), "install", "--no-deps", str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    purelib = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     (Path(purelib) / "dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     return venv
 
@@ -53,11 +70,22 @@ def wheel_venv(tmp_path_factory) -> Path:
 def test_demo_small_runs_from_a_wheel_offline_and_keeps_outputs(tmp_path, wheel_venv):
     out = tmp_path / "demo"
     env = {**os.environ, "PATH": f"{wheel_venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
-    where = subprocess.run([str(wheel_venv / "bin" / "python"), "-c", "import course, grader; print(course.__file__)"],
-                           capture_output=True, text=True, cwd=tmp_path, env=env)
+    where = subprocess.run(
+        [str(wheel_venv / "bin" / "python"), "-c", "import course, grader; print(course.__file__)"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
     assert str(wheel_venv) in where.stdout, where.stdout + where.stderr  # the wheel's copy, not the checkout
-    proc = subprocess.run([str(wheel_venv / "bin" / "course"), "demo", "--size", "small", "--out", str(out)],
-                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=1200)
+    proc = subprocess.run(
+        [str(wheel_venv / "bin" / "course"), "demo", "--size", "small", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=1200,
+    )
     assert proc.returncode == 0, proc.stderr
     for section in ("1. The synthetic course", "2. Audit", "3. Majority class", "everything is in"):
         assert section in proc.stdout
@@ -68,7 +96,9 @@ def test_demo_small_runs_from_a_wheel_offline_and_keeps_outputs(tmp_path, wheel_
     assert (out / "plots" / "label_distribution.png").stat().st_size > 1000
     engine = json.loads((out / "runs" / "week1_tiny_modernbert.json").read_text())
     assert engine["extra"]["history"] and engine["metrics"]["val"]["macro_f1"] > 0
-    summary = {s["student"]: s for s in json.loads((out / "course_dir" / "results" / "week1" / "summary.json").read_text())}
+    summary = {
+        s["student"]: s for s in json.loads((out / "course_dir" / "results" / "week1" / "summary.json").read_text())
+    }
     assert summary["honest"]["integrity"] == "clean"
     assert summary["trains_on_test"]["integrity"] == "critical"
     assert summary["corrupt"]["score"] == 0
@@ -76,7 +106,10 @@ def test_demo_small_runs_from_a_wheel_offline_and_keeps_outputs(tmp_path, wheel_
     assert "7. Week 5 reference" in proc.stdout
     week5 = pd.read_csv(out / "reference" / "week5" / "week5_summary.csv").set_index("pipeline")
     assert list(week5.index) == ["encoder_fp", "encoder_int8", "encoder_nf4", "encoder_onnx_int8"]
-    assert (week5.loc[["encoder_int8", "encoder_nf4", "encoder_onnx_int8"], "weight_mb"] < week5.loc["encoder_fp", "weight_mb"]).all()
+    assert (
+        week5.loc[["encoder_int8", "encoder_nf4", "encoder_onnx_int8"], "weight_mb"]
+        < week5.loc["encoder_fp", "weight_mb"]
+    ).all()
     assert "week5_encoder_onnx_int8_s42" in (out / "reference" / "recommendation.md").read_text()
 
 
@@ -91,8 +124,17 @@ def test_reference_names_an_unknown_week_or_pipeline(tmp_path):
 @needs_contract
 @needs_sample
 def test_audit_real_sample_matches_pandas(tmp_path):
-    proc = run("audit", "--data", str(REAL_SAMPLE), "--contract-dir", str(CONTRACT_DIR),
-               "--json", str(tmp_path / "audit.json"), "--plots", str(tmp_path / "plots"))
+    proc = run(
+        "audit",
+        "--data",
+        str(REAL_SAMPLE),
+        "--contract-dir",
+        str(CONTRACT_DIR),
+        "--json",
+        str(tmp_path / "audit.json"),
+        "--plots",
+        str(tmp_path / "plots"),
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads((tmp_path / "audit.json").read_text())
     sample = pd.read_csv(REAL_SAMPLE)
@@ -100,8 +142,7 @@ def test_audit_real_sample_matches_pandas(tmp_path):
     assert result["redaction"]["xxxx_share"] == pytest.approx(kept.str.contains("XXXX").mean())
     assert result["length_words"]["median"] == kept.str.split().str.len().median()
     assert f"{result['labels']['under_50']} of 113 labels have fewer than 50" in proc.stdout
-    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["label_distribution.png",
-                                                                        "length_histogram.png"]
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["label_distribution.png", "length_histogram.png"]
 
 
 @needs_contract

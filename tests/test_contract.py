@@ -14,8 +14,13 @@ from conftest import CONTRACT_DIR, needs_contract
 from course.config import REAL_CONFIG, ConfigError, load_config
 from course.contract import ContractError, clean_merge_map, load_contract, sha256_file
 
-FILES = ["label_list.json", "label_merge_mapping.json", "train_indices.json", "val_indices.json",
-         "baseline_results.json"]
+FILES = [
+    "label_list.json",
+    "label_merge_mapping.json",
+    "train_indices.json",
+    "val_indices.json",
+    "baseline_results.json",
+]
 
 
 @pytest.fixture
@@ -169,7 +174,7 @@ def test_unreachable_url_says_what_to_do(real_config, tmp_path, monkeypatch):
 
 def test_config_errors_name_file_and_field(tmp_path):
     path = tmp_path / "course.toml"
-    path.write_text(REAL_CONFIG.read_text().replace('max_length = 128', 'max_length = "long"'))
+    path.write_text(REAL_CONFIG.read_text().replace("max_length = 128", 'max_length = "long"'))
     with pytest.raises(ConfigError, match=r"course.toml: \[course\] max_length should be int, got 'long'"):
         load_config(path)
     path.write_text(REAL_CONFIG.read_text().replace('"val_indices.json" = ', '"val.json" = '))

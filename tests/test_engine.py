@@ -30,8 +30,14 @@ TRAIN_EXAMPLES = 400
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     """The small synthetic course, 400 train examples, run records in a temp folder."""
-    with api.configured(course="synthetic-small", runs_dir=tmp_path_factory.mktemp("runs"), mode="submit",
-                        max_train_examples=TRAIN_EXAMPLES, data_dir=None, contract_dir=None):
+    with api.configured(
+        course="synthetic-small",
+        runs_dir=tmp_path_factory.mktemp("runs"),
+        mode="submit",
+        max_train_examples=TRAIN_EXAMPLES,
+        data_dir=None,
+        contract_dir=None,
+    ):
         yield api
 
 
@@ -41,16 +47,29 @@ def tokenizer(course):
 
 
 def config(tmp_path, **changes) -> TrainConfig:
-    knobs = dict(model_name="tiny-modernbert", epochs=2, batch_size=32, learning_rate=2e-3,
-                 output_dir=tmp_path / "ckpt", disable_progress=True)
+    knobs = dict(
+        model_name="tiny-modernbert",
+        epochs=2,
+        batch_size=32,
+        learning_rate=2e-3,
+        output_dir=tmp_path / "ckpt",
+        disable_progress=True,
+    )
     return TrainConfig(**(knobs | changes))
 
 
 def tiny_model_with_dropout(tokenizer, seed: int = 0):
     """tiny-modernbert with dropout on, so that resuming exactly also needs the RNG state back."""
     torch.manual_seed(seed)
-    return build_classifier("tiny-modernbert", 113, tokenizer, api.course_labels(), embedding_dropout=0.1,
-                            mlp_dropout=0.1, classifier_dropout=0.1)
+    return build_classifier(
+        "tiny-modernbert",
+        113,
+        tokenizer,
+        api.course_labels(),
+        embedding_dropout=0.1,
+        mlp_dropout=0.1,
+        classifier_dropout=0.1,
+    )
 
 
 # --- configuration ------------------------------------------------------------------------------------
@@ -59,7 +78,12 @@ def tiny_model_with_dropout(tokenizer, seed: int = 0):
 def test_config_from_settings_and_validation(course, tmp_path):
     cfg = TrainConfig.from_settings(api.settings, epochs=3, output_dir=tmp_path)
     assert (cfg.model_name, cfg.batch_size, cfg.learning_rate, cfg.seed, cfg.epochs) == (
-        api.settings.model_name, api.settings.batch_size, api.settings.learning_rate, api.settings.seed, 3)
+        api.settings.model_name,
+        api.settings.batch_size,
+        api.settings.learning_rate,
+        api.settings.seed,
+        3,
+    )
     assert json.loads(json.dumps(cfg.as_dict()))["output_dir"] == str(tmp_path)
     with pytest.raises(ValueError, match="schedule"):
         TrainConfig("tiny-modernbert", schedule="step")
@@ -116,8 +140,10 @@ def test_pad_batch_pads_to_longest_rounded_to_8(course, tokenizer):
     # on the course's own tokenized texts, length-grouped batches stay far below the 128 cap
     train_ds, _ = api.load_course_data(tokenizer=tokenizer, max_length=128)
     ids = list(train_ds["input_ids"])
-    widths = [pad_batch([ids[i] for i in b], tokenizer.pad_token_id)[0].shape[1]
-              for b in length_grouped_batches([len(s) for s in ids], 32, seed=0, epoch=1)]
+    widths = [
+        pad_batch([ids[i] for i in b], tokenizer.pad_token_id)[0].shape[1]
+        for b in length_grouped_batches([len(s) for s in ids], 32, seed=0, epoch=1)
+    ]
     assert all(w % 8 == 0 and w <= 128 for w in widths)
     assert np.mean(widths) < 100
 
@@ -186,11 +212,16 @@ def test_resume_is_bit_identical(course, tokenizer, tmp_path):
     straight = train(config(tmp_path / "a"), model=tiny_model_with_dropout(tokenizer), tokenizer=tokenizer)
 
     cfg = config(tmp_path / "b")
-    first = train(dataclasses.replace(cfg, stop_after_epochs=1), model=tiny_model_with_dropout(tokenizer),
-                  tokenizer=tokenizer)
+    first = train(
+        dataclasses.replace(cfg, stop_after_epochs=1), model=tiny_model_with_dropout(tokenizer), tokenizer=tokenizer
+    )
     assert not first.completed and len(first.history) == 1
-    resumed = train(cfg, resume_from=cfg.output_dir / "last.pt", model=tiny_model_with_dropout(tokenizer, seed=1),
-                    tokenizer=tokenizer)
+    resumed = train(
+        cfg,
+        resume_from=cfg.output_dir / "last.pt",
+        model=tiny_model_with_dropout(tokenizer, seed=1),
+        tokenizer=tokenizer,
+    )
 
     a = engine.load_checkpoint(tmp_path / "a" / "ckpt" / "last.pt")
     b = engine.load_checkpoint(tmp_path / "b" / "ckpt" / "last.pt")
@@ -210,8 +241,10 @@ def test_resume_is_bit_identical(course, tokenizer, tmp_path):
 
 def test_early_stopping(course, tokenizer, tmp_path):
     # learning rate 0: val macro-F1 never improves after epoch 1, so patience 1 stops after epoch 2
-    result = train(config(tmp_path, epochs=5, learning_rate=0.0, schedule="constant", early_stopping_patience=1),
-                   tokenizer=tokenizer)
+    result = train(
+        config(tmp_path, epochs=5, learning_rate=0.0, schedule="constant", early_stopping_patience=1),
+        tokenizer=tokenizer,
+    )
     assert [h["epoch"] for h in result.history] == [1, 2]
     assert result.best_epoch == 1 and result.completed
 
@@ -225,8 +258,12 @@ def test_resume_refuses_another_model(course, tokenizer, tmp_path):
     narrow = copy.deepcopy(tiny_model_with_dropout(tokenizer).config)
     narrow.hidden_size, narrow.intermediate_size = 32, 64
     with pytest.raises(ValueError, match="hidden_size") as err:
-        train(cfg, resume_from=checkpoint, model=transformers.ModernBertForSequenceClassification(narrow),
-              tokenizer=tokenizer)
+        train(
+            cfg,
+            resume_from=checkpoint,
+            model=transformers.ModernBertForSequenceClassification(narrow),
+            tokenizer=tokenizer,
+        )
     assert str(checkpoint) in str(err.value) and "intermediate_size" in str(err.value)
 
     fewer_labels = build_classifier("tiny-modernbert", 50, tokenizer)
@@ -235,8 +272,9 @@ def test_resume_refuses_another_model(course, tokenizer, tmp_path):
 
     qwen = build_classifier("tiny-qwen2", 113, tokenizer, api.course_labels())
     with pytest.raises(ValueError, match="model_name") as err:
-        train(dataclasses.replace(cfg, model_name="tiny-qwen2"), resume_from=checkpoint, model=qwen,
-              tokenizer=tokenizer)
+        train(
+            dataclasses.replace(cfg, model_name="tiny-qwen2"), resume_from=checkpoint, model=qwen, tokenizer=tokenizer
+        )
     assert "model_type" in str(err.value)
 
 

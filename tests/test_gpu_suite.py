@@ -13,8 +13,13 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_suite.py"
-SECTIONS = ["finetune_throughput", "lora_training_encoder", "lora_training_decoder",
-            "quantization_encoder", "quantization_decoder"]
+SECTIONS = [
+    "finetune_throughput",
+    "lora_training_encoder",
+    "lora_training_decoder",
+    "quantization_encoder",
+    "quantization_decoder",
+]
 
 
 def load_suite():

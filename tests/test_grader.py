@@ -25,7 +25,8 @@ EXPECTED_RULES = {  # student -> a rule that must be found (layer/rule)
 
 # Picks its epoch by test macro-F1 through a path static analysis cannot read (hex-encoded) and
 # without the logged split store: only the invariance run can catch it.
-HIDDEN_PEEK = """import copy, os, glob, numpy as np, pandas as pd
+HIDDEN_PEEK = (
+    """import copy, os, glob, numpy as np, pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import SGDClassifier
 from sklearn.metrics import f1_score
@@ -49,8 +50,10 @@ class Model:
 
 model = Model()
 val_metrics = evaluate(val_ds["label"], model.predict(val_ds["text"]))
-""".replace("{hexed}", "synthetic/*-6430-*/raw/test.parquet".encode().hex()).replace(
-    "{env}", "COURSE_CACHE".encode().hex()).replace("{reader}", "read_parquet".encode().hex())
+""".replace("{hexed}", "synthetic/*-6430-*/raw/test.parquet".encode().hex())
+    .replace("{env}", "COURSE_CACHE".encode().hex())
+    .replace("{reader}", "read_parquet".encode().hex())
+)
 
 
 def edited(student: str, root: Path, change) -> Path:
@@ -228,7 +231,9 @@ def test_every_scored_run_has_its_smoke_bands(week):
         band = bands.lookup("smoke", *run["band"].split("/"))
         floor = bands.lookup("smoke", *run["floor"].split("/"))
         assert band and floor, f"{week}: missing smoke band {run['band']} or floor {run['floor']}"
-        assert floor["mean"] < band["lower"] < band["mean"] < band["upper"], f"{week}: {run['band']} is not above the floor"
+        assert floor["mean"] < band["lower"] < band["mean"] < band["upper"], (
+            f"{week}: {run['band']} is not above the floor"
+        )
 
 
 def test_moodle_zip_import(tmp_path):
@@ -257,15 +262,28 @@ def _edit(record_path: Path, tmp_path: Path, change) -> Path:
     return out
 
 
-@pytest.mark.parametrize("change, rule, text", [
-    (lambda r: r["predictions"]["val"]["ids"].pop(), "prediction-ids", "1 missing"),
-    (lambda r: (r["predictions"]["val"]["ids"].__setitem__(1, r["predictions"]["val"]["ids"][0])), "prediction-ids", "duplicate"),
-    (lambda r: (r["predictions"]["test"]["ids"].append("test:999999"), r["predictions"]["test"]["labels"].append(0)),
-     "prediction-ids", "unknown"),
-    (lambda r: r["predictions"]["val"]["labels"].__setitem__(0, float("nan")), "prediction-values", "NaN"),
-    (lambda r: r["fingerprints"].__setitem__("val", "0" * 64), "fingerprint", "val fingerprint"),
-    (lambda r: r.pop("access_log"), "record-invalid", "access_log"),
-])
+@pytest.mark.parametrize(
+    "change, rule, text",
+    [
+        (lambda r: r["predictions"]["val"]["ids"].pop(), "prediction-ids", "1 missing"),
+        (
+            lambda r: r["predictions"]["val"]["ids"].__setitem__(1, r["predictions"]["val"]["ids"][0]),
+            "prediction-ids",
+            "duplicate",
+        ),
+        (
+            lambda r: (
+                r["predictions"]["test"]["ids"].append("test:999999"),
+                r["predictions"]["test"]["labels"].append(0),
+            ),
+            "prediction-ids",
+            "unknown",
+        ),
+        (lambda r: r["predictions"]["val"]["labels"].__setitem__(0, float("nan")), "prediction-values", "NaN"),
+        (lambda r: r["fingerprints"].__setitem__("val", "0" * 64), "fingerprint", "val fingerprint"),
+        (lambda r: r.pop("access_log"), "record-invalid", "access_log"),
+    ],
+)
 def test_bad_records_are_named(honest_record, tmp_path, change, rule, text):
     data = cached_course("synthetic-small", None, None)
     check = artifacts.check_record(_edit(honest_record, tmp_path, change), data)
@@ -280,17 +298,23 @@ def test_corrupt_record_and_access_log(tmp_path, honest_record):
     check = artifacts.check_record(bad, cached_course("synthetic-small", None, None))
     assert [f.rule for f in check.findings] == ["record-invalid"] and not check.usable
     record = json.loads(honest_record.read_text())
-    record["access_log"].insert(0, {"split": "test", "op": "peek", "caller": "cell 3", "phase": "before_final_evaluation"})
+    record["access_log"].insert(
+        0, {"split": "test", "op": "peek", "caller": "cell 3", "phase": "before_final_evaluation"}
+    )
     record["calls"] = 2
     found = {f.rule: f for f in artifacts.access_log_findings(record)}
-    assert found["test-read-outside-final"].severity == "critical" and "cell 3" in found["test-read-outside-final"].message
+    assert (
+        found["test-read-outside-final"].severity == "critical" and "cell 3" in found["test-read-outside-final"].message
+    )
     assert found["final-eval-repeated"].severity == "minor"
 
 
 def test_consistency_flags_a_wrong_citation():
     measured = {"val": {"macro_f1": 0.2134, "accuracy": 0.71}, "test": {"macro_f1": 0.2051, "accuracy": 0.70}}
-    cells = [(3, "memo", "Our model reached a macro-F1 of 0.25 and accuracy of 71%."),
-             (5, "output", "val macro-F1 0.2134  accuracy 0.7100")]
+    cells = [
+        (3, "memo", "Our model reached a macro-F1 of 0.25 and accuracy of 71%."),
+        (5, "output", "val macro-F1 0.2134  accuracy 0.7100"),
+    ]
     found = artifacts.consistency_findings(cells, measured)
     assert [(f.cell, f.rule) for f in found] == [(3, "memo-metric-mismatch")]
     assert "0.2500" in found[0].message and "0.2134" in found[0].message

@@ -32,8 +32,15 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 BEFORE = datetime(2026, 4, 10, tzinfo=timezone.utc)
 AFTER = datetime(2026, 4, 16, tzinfo=timezone.utc)
 SCRIPT = "<script>alert(1)</script>"
-NAMES = {"stu_alice7": "Alice Able", "stu_bob3": "Bob Baker", "stu_carol5": "Carol Cole", "stu_dave9": "Dave Dune",
-         "stu_mal1": "Mal Lory", "stu_frank2": "=HYPERLINK(\"http://x\")", "stu_eve4": SCRIPT}
+NAMES = {
+    "stu_alice7": "Alice Able",
+    "stu_bob3": "Bob Baker",
+    "stu_carol5": "Carol Cole",
+    "stu_dave9": "Dave Dune",
+    "stu_mal1": "Mal Lory",
+    "stu_frank2": '=HYPERLINK("http://x")',
+    "stu_eve4": SCRIPT,
+}
 SECRET_FINDING = "the test split was read 4 time(s) outside final_evaluation (first: read_parquet)"
 
 EVE_MEMO = [
@@ -51,10 +58,19 @@ def _result(student, runs, *, findings=(), status="graded", error=""):
     for name, kwargs in runs.items():
         r.metrics[name] = synthetic.run_metrics(**kwargs)
     r.findings = [Finding(*f) if isinstance(f, tuple) else f for f in findings]
-    r.checks = [Check(f"{name}: val macro-F1", round(30 * min(1, kw["macro_f1"] / 0.2), 2), 30,
-                      f"val macro-F1 {kw['macro_f1']:.4f}") for name, kw in runs.items()]
-    r.checks += [Check("fixed split", 10, 10, "fingerprints and prediction ids match the course"),
-                 Check("integrity", 0 if r.findings else 20, 20, "see findings" if r.findings else "no test-set use found")]
+    r.checks = [
+        Check(
+            f"{name}: val macro-F1",
+            round(30 * min(1, kw["macro_f1"] / 0.2), 2),
+            30,
+            f"val macro-F1 {kw['macro_f1']:.4f}",
+        )
+        for name, kw in runs.items()
+    ]
+    r.checks += [
+        Check("fixed split", 10, 10, "fingerprints and prediction ids match the course"),
+        Check("integrity", 0 if r.findings else 20, 20, "see findings" if r.findings else "no test-set use found"),
+    ]
     return r
 
 
@@ -66,26 +82,54 @@ def write_fixture_course(root: Path) -> Path:
         return {"macro_f1": f1, "accuracy": round(0.3 + f1, 4), "seed": seed, **extra}
 
     week1 = [
-        _result("stu_alice7", {"week1_tfidf": kw(0.19, 1, latency_ms=0.4, trainable_parameters=None),
-                               "week1_modernbert": kw(0.21, 2, latency_ms=9.5, trainable_parameters=149_000_000,
-                                                      zero_f1=46)}),
+        _result(
+            "stu_alice7",
+            {
+                "week1_tfidf": kw(0.19, 1, latency_ms=0.4, trainable_parameters=None),
+                "week1_modernbert": kw(0.21, 2, latency_ms=9.5, trainable_parameters=149_000_000, zero_f1=46),
+            },
+        ),
         _result("stu_bob3", {"week1_modernbert": kw(0.19, 3, latency_ms=3.0)}),
         _result("stu_carol5", {"week1_modernbert": kw(0.19, 4, latency_ms=30.0)}),
         _result("stu_dave9", {"week1_modernbert": kw(0.15, 5, latency_ms=5.0)}),
-        _result("stu_mal1", {"week1_modernbert": kw(0.33, 6)},
-                findings=[("access-log", "test-read-outside-final", "critical", SECRET_FINDING, 7, 3)]),
+        _result(
+            "stu_mal1",
+            {"week1_modernbert": kw(0.33, 6)},
+            findings=[("access-log", "test-read-outside-final", "critical", SECRET_FINDING, 7, 3)],
+        ),
         _result("stu_frank2", {}, status="failed", error="TimeoutError: the kernel died after 600 s\n  in step 4"),
-        _result("stu_eve4", {"week1_modernbert": kw(0.18, 7, latency_ms=12.0, zero_f1=60)},
-                findings=[("static", "label-encoder-all", "minor", "LabelEncoder fitted on all labels", 4, 2)]),
+        _result(
+            "stu_eve4",
+            {"week1_modernbert": kw(0.18, 7, latency_ms=12.0, zero_f1=60)},
+            findings=[("static", "label-encoder-all", "minor", "LabelEncoder fitted on all labels", 4, 2)],
+        ),
     ]
-    week2 = [_result(s, {"week2_weighted": kw(f1, 10 + i, latency_ms=4.0)})
-             for i, (s, f1) in enumerate([("stu_alice7", 0.22), ("stu_bob3", 0.20), ("stu_carol5", 0.23),
-                                           ("stu_dave9", 0.18), ("stu_eve4", 0.21), ("stu_mal1", 0.20)])]
+    week2 = [
+        _result(s, {"week2_weighted": kw(f1, 10 + i, latency_ms=4.0)})
+        for i, (s, f1) in enumerate(
+            [
+                ("stu_alice7", 0.22),
+                ("stu_bob3", 0.20),
+                ("stu_carol5", 0.23),
+                ("stu_dave9", 0.18),
+                ("stu_eve4", 0.21),
+                ("stu_mal1", 0.20),
+            ]
+        )
+    ]
     write_outputs(root, "week1", week1, NAMES)
     write_outputs(root, "week2", week2, NAMES)
-    for attempt, result in (("attempt-2", _result("stu_dave9", {"week1_modernbert": kw(0.17, 8, latency_ms=5.0)})),
-                            ("attempt-3", _result("stu_dave9", {"week1_modernbert": kw(0.30, 9)},
-                                                  findings=[("invariance", "invariance-changed", "critical", "changed")]))):
+    for attempt, result in (
+        ("attempt-2", _result("stu_dave9", {"week1_modernbert": kw(0.17, 8, latency_ms=5.0)})),
+        (
+            "attempt-3",
+            _result(
+                "stu_dave9",
+                {"week1_modernbert": kw(0.30, 9)},
+                findings=[("invariance", "invariance-changed", "critical", "changed")],
+            ),
+        ),
+    ):
         path = root / "results" / "week1" / "stu_dave9" / attempt / "results.json"
         path.parent.mkdir(parents=True)
         path.write_text(json.dumps(result.as_results_json()))
@@ -97,7 +141,8 @@ def write_fixture_course(root: Path) -> Path:
     (root / "leaderboard.yaml").write_text(
         "title: Test course leaderboard\nsalt: test-salt-1234\nprofile: full\n"
         "deadlines:\n  week1: 2026-04-15T08:00:00Z\n  week2: 2026-04-22T08:00:00Z\n"
-        "reference_rows:\n  - {week: week1, name: 'ModernBERT fp16 (T4, published)', macro_f1: 0.2085, latency_ms: 2.31}\n")
+        "reference_rows:\n  - {week: week1, name: 'ModernBERT fp16 (T4, published)', macro_f1: 0.2085, latency_ms: 2.31}\n"
+    )
     return root
 
 
@@ -119,7 +164,9 @@ def site_after(course, tmp_path_factory):
 def _rows(html: str, table_id: str) -> list[list[str]]:
     body = html.split(f'id="{table_id}"', 1)[1].split("</table>", 1)[0].split("<tbody>", 1)[1]
     rows = re.findall(r"<tr[^>]*>(.*?)</tr>", body, flags=re.S)
-    return [[re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", r, flags=re.S)] for r in rows]
+    return [
+        [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", r, flags=re.S)] for r in rows
+    ]
 
 
 def _pseudonym(student: str) -> str:
@@ -156,8 +203,12 @@ def test_best_valid_submission_counts_and_flagged_ones_are_under_review(site_bef
         assert SECRET_FINDING not in text and "test-read-outside-final" not in text and "LabelEncoder" not in text
         assert "stu_" not in text and "Alice Able" not in text and "&lt;script&gt;" not in text
     refs = [r for r in _rows(html, "board-public") if r[0] == "ref"]
-    assert {r[1] for r in refs} >= {"Majority class", "TF-IDF + LR", "ModernBERT full fine-tune",
-                                                    "ModernBERT fp16 (T4, published)"}
+    assert {r[1] for r in refs} >= {
+        "Majority class",
+        "TF-IDF + LR",
+        "ModernBERT full fine-tune",
+        "ModernBERT fp16 (T4, published)",
+    }
 
 
 def test_pseudonyms_are_stable_and_never_contain_the_id(course, site_before, tmp_path):
@@ -218,14 +269,22 @@ def test_exports(course, site_before):
     with open(base / "instructor" / "exports" / "moodle-week1.csv", newline="") as fh:
         moodle = list(csv.DictReader(fh))
     frank = next(r for r in moodle if r["Identifier"] == "Participant stu_frank2")
-    assert frank["Full name"] == "'=HYPERLINK(\"http://x\")" and "not graded" in frank["Feedback comments"]
+    assert frank["Full name"] == '\'=HYPERLINK("http://x")' and "not graded" in frank["Feedback comments"]
     eve = next(r for r in moodle if r["Identifier"] == "Participant stu_eve4")
     assert "1 not matching the run" in eve["Feedback comments"] and float(eve["Grade"]) > 0
     board = list(csv.DictReader(open(base / "exports" / "leaderboard.csv", newline="")))
     assert {r["week"] for r in board} == {"week1", "week2"} and not any("stu_" in ",".join(r.values()) for r in board)
-    gs = json.loads((base / "instructor" / "exports" / "gradescope" / "week1" / "stu_alice7" / "results.json").read_text())
-    assert gs["score"] > 0 and gs["tests"] and {"name": "Val macro-F1", "value": 0.21, "order": "desc"} in gs["leaderboard"]
-    mal = json.loads((base / "instructor" / "exports" / "gradescope" / "week1" / "stu_mal1" / "results.json").read_text())
+    gs = json.loads(
+        (base / "instructor" / "exports" / "gradescope" / "week1" / "stu_alice7" / "results.json").read_text()
+    )
+    assert (
+        gs["score"] > 0
+        and gs["tests"]
+        and {"name": "Val macro-F1", "value": 0.21, "order": "desc"} in gs["leaderboard"]
+    )
+    mal = json.loads(
+        (base / "instructor" / "exports" / "gradescope" / "week1" / "stu_mal1" / "results.json").read_text()
+    )
     assert mal["leaderboard"][1] == {"name": "Status", "value": "under review"}
     original = json.loads((course / "results" / "week1" / "stu_mal1" / "results.json").read_text())
     assert {k: v for k, v in mal.items() if k != "leaderboard"} == original  # the grader's fields are all kept
@@ -262,7 +321,8 @@ def test_bad_results_file_does_not_stop_the_build(course, tmp_path):
     (broken / "results" / "week2" / "stu_bob3" / "results.json").write_text("{not json")
     (broken / "results" / "week2" / "stu_carol5" / "results.json").write_text(json.dumps({"score": float("nan")}))
     (broken / "results" / "week2" / "stu_dave9" / "results.json").write_text(
-        json.dumps({"tests": [], "extra_data": {"status": "graded", "integrity": "spotless"}}))
+        json.dumps({"tests": [], "extra_data": {"status": "graded", "integrity": "spotless"}})
+    )
     (broken / "results" / "week2" / "stu_eve4" / "results.json").unlink()
     (broken / "results" / "week2" / "summary.json").write_text(json.dumps([{"student": "stu_eve4"}]))
     index = build_site(broken, tmp_path / "site", now=BEFORE)
@@ -282,7 +342,9 @@ def test_bad_results_file_does_not_stop_the_build(course, tmp_path):
 
 
 def _column(page, col: int) -> list[str]:
-    return page.eval_on_selector_all("#board-public tbody tr", f"rows => rows.map(r => r.cells[{col}].textContent.trim())")
+    return page.eval_on_selector_all(
+        "#board-public tbody tr", f"rows => rows.map(r => r.cells[{col}].textContent.trim())"
+    )
 
 
 def test_browser_boards_render_and_sort(site_before, page):
@@ -313,7 +375,9 @@ def test_browser_boards_render_and_sort(site_before, page):
 
     for target in ("season.html", "week1-private.html", "week2.html"):
         page.goto((site_before.parent / target).as_uri())
-    assert "revealed after 2026-04-15 08:00 UTC" in page.goto((site_before.parent / "week1-private.html").as_uri()).text()
+    assert (
+        "revealed after 2026-04-15 08:00 UTC" in page.goto((site_before.parent / "week1-private.html").as_uri()).text()
+    )
     assert page.problems == []
 
 

@@ -35,9 +35,7 @@ def test_matches_sklearn_over_all_labels(pair):
     y_true, y_pred, k = pair
     labels = list(range(k))
     kw = dict(labels=labels, zero_division=0)
-    assert m.macro_f1(y_true, y_pred, k) == pytest.approx(
-        f1_score(y_true, y_pred, average="macro", **kw), abs=1e-12
-    )
+    assert m.macro_f1(y_true, y_pred, k) == pytest.approx(f1_score(y_true, y_pred, average="macro", **kw), abs=1e-12)
     assert m.weighted_f1(y_true, y_pred, k) == pytest.approx(
         f1_score(y_true, y_pred, average="weighted", **kw), abs=1e-12
     )
@@ -223,18 +221,14 @@ def test_paired_diff_detects_clearly_better_model():
 
 def test_summary_is_json_serialisable_and_consistent():
     scores = np.eye(4)[Y_PRED] * 3.0  # scores, argmax'd to Y_PRED
-    out = m.summary(
-        Y_TRUE, scores, 4, class_tiers=["a", "a", "b", "b"], label_names=["w", "x", "y", "z"]
-    )
+    out = m.summary(Y_TRUE, scores, 4, class_tiers=["a", "a", "b", "b"], label_names=["w", "x", "y", "z"])
     json.dumps(out)
     assert out["macro_f1"] == pytest.approx(m.macro_f1(Y_TRUE, Y_PRED, 4))
     assert out["weighted_f1"] == pytest.approx(m.weighted_f1(Y_TRUE, Y_PRED, 4))
     assert out["accuracy"] == pytest.approx(4 / 5)
     assert out["zero_f1_classes"] == 1
     assert out["num_examples"] == 5
-    assert out["per_class"][1] == {
-        "label": 1, "name": "x", "precision": 2 / 3, "recall": 1.0, "f1": 0.8, "support": 2
-    }
+    assert out["per_class"][1] == {"label": 1, "name": "x", "precision": 2 / 3, "recall": 1.0, "f1": 0.8, "support": 2}
     assert out["tier_f1"] == {"a": pytest.approx((2 / 3 + 0.8) / 2), "b": 0.5}
 
 
@@ -258,8 +252,7 @@ def test_integral_floats_and_scores_accepted():
 @pytest.mark.parametrize(
     "call, pattern",
     [
-        (lambda: m.check_pair(list(range(10)), list(range(9)), 10),
-         "y_true has 10 labels but y_pred has 9"),
+        (lambda: m.check_pair(list(range(10)), list(range(9)), 10), "y_true has 10 labels but y_pred has 9"),
         (lambda: m.check_pair([0, 1], [0, 113], K), r"y_pred.*\[0, 112\].*113"),
         (lambda: m.check_pair([-1, 1], [0, 1], K), r"y_true.*-1"),
         (lambda: m.as_label_array([[0.1, np.nan, 0.2]], 3), "y_pred.*NaN"),

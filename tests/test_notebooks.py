@@ -21,9 +21,21 @@ from grader.static import analyze_notebook, strip_magics
 PROJECT = Path(__file__).resolve().parents[1]
 SOURCE = PROJECT / "assignments" / "source"
 RUBRICS = PROJECT / "assignments" / "rubrics"
-NOTEBOOKS = [SOURCE / f"week{week}" / f"week{week}_{kind}.ipynb" for week in range(1, 7) for kind in ("lab", "homework")]
-RUBRIC_KEYS = {"week", "title", "notebooks", "total_points", "length", "required_sections", "bands", "criteria",
-               "required_evidence", "source"}
+NOTEBOOKS = [
+    SOURCE / f"week{week}" / f"week{week}_{kind}.ipynb" for week in range(1, 7) for kind in ("lab", "homework")
+]
+RUBRIC_KEYS = {
+    "week",
+    "title",
+    "notebooks",
+    "total_points",
+    "length",
+    "required_sections",
+    "bands",
+    "criteria",
+    "required_evidence",
+    "source",
+}
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 
@@ -45,8 +57,11 @@ def _meta(cell) -> dict:
 
 def _calls(source: str, name: str) -> list[ast.Call]:
     tree = ast.parse(strip_magics(source)[0])
-    return [n for n in ast.walk(tree) if isinstance(n, ast.Call)
-            and (getattr(n.func, "id", None) == name or getattr(n.func, "attr", None) == name)]
+    return [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and (getattr(n.func, "id", None) == name or getattr(n.func, "attr", None) == name)
+    ]
 
 
 def _final_calls(nb) -> list[tuple[int, str | None]]:
@@ -56,7 +71,9 @@ def _final_calls(nb) -> list[tuple[int, str | None]]:
         if cell.cell_type != "code":
             continue
         for call in _calls(cell.source, "final_evaluation"):
-            run = next((kw.value for kw in call.keywords if kw.arg == "run"), call.args[1] if len(call.args) > 1 else None)
+            run = next(
+                (kw.value for kw in call.keywords if kw.arg == "run"), call.args[1] if len(call.args) > 1 else None
+            )
             found.append((i, run.value if isinstance(run, ast.Constant) else None))
     return found
 
@@ -73,6 +90,7 @@ def _run_name(path: Path) -> str:
 
 # ------------------------------------------------------------------ (a) nbgrader metadata
 
+
 @params
 def test_graded_cells_have_unique_ids_and_points(path):
     nb = _read(path)
@@ -85,7 +103,8 @@ def test_graded_cells_have_unique_ids_and_points(path):
     for cell in graded:
         meta = _meta(cell)
         assert isinstance(meta.get("points"), (int, float)) and meta["points"] > 0, (
-            f"{path.name}: graded cell {meta['grade_id']!r} needs points > 0")
+            f"{path.name}: graded cell {meta['grade_id']!r} needs points > 0"
+        )
         if cell.cell_type == "code":
             assert meta.get("locked"), f"{path.name}: test cell {meta['grade_id']!r} must be locked"
             assert not meta.get("solution"), f"{path.name}: test cell {meta['grade_id']!r} must not be a solution cell"
@@ -111,7 +130,8 @@ def test_test_cells_leave_no_value(path):
                 name = getattr(func, "id", None) or getattr(func, "attr", None)
                 assert name and name.startswith("check_"), (
                     f"{path.name}: test cell {_meta(cell)['grade_id']!r} ends in an expression; nbgrader would "
-                    f"read its value as the score")
+                    f"read its value as the score"
+                )
 
 
 def test_checks_return_none():
@@ -137,7 +157,9 @@ def test_solution_and_hidden_regions_are_well_formed(path):
             assert meta.get("solution"), f"{path.name}: {gid!r} has a solution region but is not a solution cell"
             solutions += cell.cell_type == "code"
         if HIDDEN_BEGIN in text:
-            assert meta.get("grade") and cell.cell_type == "code", f"{path.name}: hidden tests outside a test cell ({gid!r})"
+            assert meta.get("grade") and cell.cell_type == "code", (
+                f"{path.name}: hidden tests outside a test cell ({gid!r})"
+            )
     assert solutions, f"{path.name}: no student code (no solution region in a code cell)"
 
 
@@ -148,17 +170,22 @@ def test_one_final_evaluation_at_the_end_followed_by_its_checks(path):
     assert len(calls) == 1, f"{path.name}: expected exactly one final_evaluation call, found {len(calls)}"
     index, run = calls[0]
     week = _week(path)
-    assert run and re.fullmatch(rf"week{week}_[a-z0-9_]+", run), f"{path.name}: run name {run!r} is not week{week}_<name>"
+    assert run and re.fullmatch(rf"week{week}_[a-z0-9_]+", run), (
+        f"{path.name}: run name {run!r} is not week{week}_<name>"
+    )
     meta = _meta(nb.cells[index])
     assert meta.get("locked") and not meta.get("grade") and not meta.get("solution"), (
-        f"{path.name}: the final_evaluation cell must be locked and neither graded nor a solution cell")
+        f"{path.name}: the final_evaluation cell must be locked and neither graded nor a solution cell"
+    )
     later = [(i, c) for i, c in enumerate(nb.cells) if i > index and c.cell_type == "code"]
     assert later and all(_meta(c).get("grade") for _, c in later), (
-        f"{path.name}: only test cells may follow the final evaluation")
+        f"{path.name}: only test cells may follow the final evaluation"
+    )
     checks = later[0][1].source
     assert f'check_run("{run}")' in checks, f"{path.name}: the test cell after the final evaluation must call check_run"
     assert f'check_val_above("{run}", 0.01)' in checks.split(HIDDEN_BEGIN)[0], (
-        f"{path.name}: the public checks must include check_val_above(run, 0.01)")
+        f"{path.name}: the public checks must include check_val_above(run, 0.01)"
+    )
     assert HIDDEN_BEGIN in checks, f"{path.name}: the final test cell needs hidden checks"
 
 
@@ -169,20 +196,31 @@ def test_memo_cell_with_the_rubric_sections(path):
     memos = [i for i, c in enumerate(nb.cells) if _meta(c).get("grade") and _meta(c).get("solution")]
     assert len(memos) == 1, f"{path.name}: expected one manually graded memo cell, found {len(memos)}"
     memo = nb.cells[memos[0]]
-    assert memo.cell_type == "markdown" and _meta(memo).get("points") == 100, f"{path.name}: the memo is markdown, 100 points"
+    assert memo.cell_type == "markdown" and _meta(memo).get("points") == 100, (
+        f"{path.name}: the memo is markdown, 100 points"
+    )
     assert memo.source.strip().startswith(BEGIN) and memo.source.strip().endswith(END), (
-        f"{path.name}: the memo's content is one solution region")
+        f"{path.name}: the memo's content is one solution region"
+    )
     above = nb.cells[memos[0] - 1]
-    assert above.cell_type == "markdown" and _meta(above).get("locked"), f"{path.name}: locked instructions above the memo"
+    assert above.cell_type == "markdown" and _meta(above).get("locked"), (
+        f"{path.name}: locked instructions above the memo"
+    )
     rubric = _rubric(week)
     for criterion in rubric["criteria"]:
         assert f"**{criterion['name']}** ({criterion['points']})" in above.source, (
-            f"{path.name}: the memo instructions should list {criterion['name']!r} ({criterion['points']} points)")
-        assert f"### {criterion['name']}" in memo.source, f"{path.name}: the memo lacks the heading {criterion['name']!r}"
+            f"{path.name}: the memo instructions should list {criterion['name']!r} ({criterion['points']} points)"
+        )
+        assert f"### {criterion['name']}" in memo.source, (
+            f"{path.name}: the memo lacks the heading {criterion['name']!r}"
+        )
 
 
-@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.name != "week1_lab.ipynb"],
-                         ids=[p.stem for p in NOTEBOOKS if p.name != "week1_lab.ipynb"])
+@pytest.mark.parametrize(
+    "path",
+    [p for p in NOTEBOOKS if p.name != "week1_lab.ipynb"],
+    ids=[p.stem for p in NOTEBOOKS if p.name != "week1_lab.ipynb"],
+)
 def test_memo_instructions_name_the_rubric_file(path):
     # week1_lab.ipynb predates the rubric files; its instructions list the sections but not the file.
     nb = _read(path)
@@ -192,10 +230,13 @@ def test_memo_instructions_name_the_rubric_file(path):
 
 # ------------------------------------------------------------------ rubrics
 
+
 @pytest.mark.parametrize("week", range(1, 7))
 def test_rubric_schema(week):
     rubric = _rubric(week)
-    assert set(rubric) == RUBRIC_KEYS, f"week{week}.yaml keys differ from the schema: {sorted(set(rubric) ^ RUBRIC_KEYS)}"
+    assert set(rubric) == RUBRIC_KEYS, (
+        f"week{week}.yaml keys differ from the schema: {sorted(set(rubric) ^ RUBRIC_KEYS)}"
+    )
     assert rubric["week"] == f"week{week}"
     assert sum(c["points"] for c in rubric["criteria"]) == rubric["total_points"] == 100
     assert rubric["required_sections"] == [c["name"] for c in rubric["criteria"]]
@@ -219,14 +260,17 @@ def test_rubric_schema(week):
 
 # ------------------------------------------------------------------ (b) static analysis
 
+
 @params
 def test_static_analysis_finds_nothing(path):
     findings = analyze_notebook(path)
     assert not findings, f"{path.name}:\n" + "\n".join(
-        f"  [{f.rule}] cell {f.cell} line {f.line}: {f.message}" for f in findings)
+        f"  [{f.rule}] cell {f.cell} line {f.line}: {f.message}" for f in findings
+    )
 
 
 # ------------------------------------------------------------------ (c) end to end in the sandbox
+
 
 @params
 def test_notebook_runs_with_solutions_and_hidden_tests(path, tmp_path):
@@ -235,9 +279,12 @@ def test_notebook_runs_with_solutions_and_hidden_tests(path, tmp_path):
     from notebooks.sandbox import execute_notebook
 
     run = _run_name(path)
-    result = execute_notebook(path, tmp_path / "run", env={
-        "COURSE_MODE": "self-check", "COURSE_RUNS_DIR": "runs", "COURSE_CACHE": os.environ["COURSE_CACHE"]},
-        timeout_s=600)
+    result = execute_notebook(
+        path,
+        tmp_path / "run",
+        env={"COURSE_MODE": "self-check", "COURSE_RUNS_DIR": "runs", "COURSE_CACHE": os.environ["COURSE_CACHE"]},
+        timeout_s=600,
+    )
     assert result.status == "ok", f"{path.name}: {result.status}: {result.message}"
     record = tmp_path / "run" / "runs" / f"{run}.json"
     assert record.is_file(), f"{path.name} wrote no run record {record.name}"

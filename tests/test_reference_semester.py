@@ -68,8 +68,13 @@ def test_week4_analysis_and_calibration(semester):
     png = root / "week4" / "week4_confusion.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = _summary(root, "week4")
-    for heading in ("## Tiers", "## Slices", "## Confusions", "## sqrt-weighted minus unweighted",
-                    "## Temperature scaling"):
+    for heading in (
+        "## Tiers",
+        "## Slices",
+        "## Confusions",
+        "## sqrt-weighted minus unweighted",
+        "## Temperature scaling",
+    ):
         assert heading in text
     calibrated = _extra(root, "week4", "calibrated")["calibration"]
     assert calibrated["argmax_changed"] == 0
@@ -102,7 +107,7 @@ def test_week6_distillation_from_a_train_only_teacher(semester):
     assert vanilla["summary"]["layers"] < teacher["summary"]["layers"]
     assert distilled["summary"]["layers"] == vanilla["summary"]["layers"]
     grid = distilled["kd_grid"]
-    assert len(grid) == 6 and {(g["T"], g["alpha"]) for g in grid} == {(t, a) for t in (1, 4, 8) for a in (.7, .9)}
+    assert len(grid) == 6 and {(g["T"], g["alpha"]) for g in grid} == {(t, a) for t in (1, 4, 8) for a in (0.7, 0.9)}
     assert distilled["chosen"] == max(grid, key=lambda g: g["val_macro_f1"])["name"]
     assert distilled["loss"].startswith("kd(") and vanilla["loss"] == "cross_entropy"
     assert teacher["config"]["epochs"] == vanilla["config"]["epochs"] + 1

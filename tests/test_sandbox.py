@@ -52,8 +52,12 @@ def ok_run(tmp_path_factory) -> tuple[ExecResult, bytes, float]:
     """One clean run shared by the tests of the normal path, with the original's bytes and mtime before."""
     original = NOTEBOOKS / "ok.ipynb"
     before, mtime = original.read_bytes(), original.stat().st_mtime
-    result = run("ok.ipynb", tmp_path_factory.mktemp("ok") / "work", env={"COURSE_MODE": "grading"},
-                 copy_files=[NOTEBOOKS / "extra_file.txt"])
+    result = run(
+        "ok.ipynb",
+        tmp_path_factory.mktemp("ok") / "work",
+        env={"COURSE_MODE": "grading"},
+        copy_files=[NOTEBOOKS / "extra_file.txt"],
+    )
     return result, before, mtime
 
 
@@ -130,8 +134,17 @@ def test_killed_kernel_is_dead_kernel(tmp_path):
     assert "SIGKILL" in result.message
 
 
-@pytest.mark.parametrize("name", ["corrupt_json.ipynb", "not_a_notebook.ipynb", "no_cells.ipynb",
-                                  "nbformat3.ipynb", "bad_schema.ipynb", "absent.ipynb"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "corrupt_json.ipynb",
+        "not_a_notebook.ipynb",
+        "no_cells.ipynb",
+        "nbformat3.ipynb",
+        "bad_schema.ipynb",
+        "absent.ipynb",
+    ],
+)
 def test_corrupt_notebook_is_reported_not_raised(tmp_path, name):
     result = run(name, tmp_path / "work")
     assert (result.status, result.cell, result.output_path) == ("corrupt", None, None)
@@ -140,8 +153,14 @@ def test_corrupt_notebook_is_reported_not_raised(tmp_path, name):
 
 def test_total_timeout_kills_everything_the_notebook_started(tmp_path, isolation):
     seconds = f"{900 + uuid.uuid4().int % 10**6 / 10**6:.6f}"  # a `sleep` this test can recognise
-    result = run("detached_sleeper.ipynb", tmp_path / "work", isolation=isolation, timeout_s=6,
-                 cell_timeout_s=300, env={"SLEEPER_SECONDS": seconds})
+    result = run(
+        "detached_sleeper.ipynb",
+        tmp_path / "work",
+        isolation=isolation,
+        timeout_s=6,
+        cell_timeout_s=300,
+        env={"SLEEPER_SECONDS": seconds},
+    )
     assert (result.status, result.cell) == ("timeout", 1), result.message
     assert "total limit of 6 s" in result.message
     assert result.seconds < 6 + sandbox.GRACE_S

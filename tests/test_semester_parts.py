@@ -17,8 +17,14 @@ from reference_solutions import calibration, compression, distill, engine, lora,
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    with api.configured(course="synthetic-small", runs_dir=tmp_path_factory.mktemp("runs"), mode="submit",
-                        max_train_examples=300, data_dir=None, contract_dir=None):
+    with api.configured(
+        course="synthetic-small",
+        runs_dir=tmp_path_factory.mktemp("runs"),
+        mode="submit",
+        max_train_examples=300,
+        data_dir=None,
+        contract_dir=None,
+    ):
         yield api
 
 
@@ -96,8 +102,11 @@ def test_merged_and_reloaded_adapters_give_the_same_logits(kind, tokenizers, tmp
     assert not any("lora_" in n for n, _ in merged.named_parameters())
     assert torch.allclose(folded, adapted, atol=1e-5), (folded - adapted).abs().max()
     assert torch.allclose(again, adapted, atol=1e-6)
-    assert base_only is not None and (adapted - _model(kind, tokenizers, seed=3).eval()(
-        input_ids=ids, attention_mask=mask).logits).abs().max() > 1e-3, "the adapter must matter in this test"
+    assert (
+        base_only is not None
+        and (adapted - _model(kind, tokenizers, seed=3).eval()(input_ids=ids, attention_mask=mask).logits).abs().max()
+        > 1e-3
+    ), "the adapter must matter in this test"
 
 
 def test_lora_config_rejects_unknown_kinds():
@@ -239,8 +248,10 @@ def test_latency_and_peak_memory_measure_something():
 
 
 def test_pareto_fronts():
-    frame = pd.DataFrame({"val_macro_f1": [0.5, 0.4, 0.5, 0.6], "latency_bs32_ms": [1.0, 2.0, 1.0, 50.0],
-                          "weight_mb": [10, 20, 5, 50]}, index=["a", "b", "c", "d"])
+    frame = pd.DataFrame(
+        {"val_macro_f1": [0.5, 0.4, 0.5, 0.6], "latency_bs32_ms": [1.0, 2.0, 1.0, 50.0], "weight_mb": [10, 20, 5, 50]},
+        index=["a", "b", "c", "d"],
+    )
     week5_axes = ("latency_bs32_ms", "weight_mb")
     assert report.pareto_front(frame, minimise=week5_axes) == ["c", "d"]  # a is beaten by c on size alone; b by both
     assert report.pareto_front(frame, minimise=("latency_bs32_ms",)) == ["a", "c", "d"]  # two axes only: a and c tie
@@ -255,8 +266,12 @@ def test_every_reference_pipeline_has_a_smoke_band():
     from course import bands
     from reference_solutions import weeks
 
-    missing = [f"{week}/{name}" for week, pipelines in weeks.PIPELINES.items() for name in pipelines
-               if bands.lookup("smoke", week, name) is None]
+    missing = [
+        f"{week}/{name}"
+        for week, pipelines in weeks.PIPELINES.items()
+        for name in pipelines
+        if bands.lookup("smoke", week, name) is None
+    ]
     assert not missing, f"run `course bands --week W --pipeline P --profile smoke` for {missing}"
 
 

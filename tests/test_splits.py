@@ -3,13 +3,12 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import CONTRACT_DIR, REAL_SAMPLE, needs_contract, needs_sample
 
 from course.catalog import config_for, open_course, write_real_shaped_raw
 from course.contract import load_contract
-from course.splits import SplitError, build_splits, fingerprint
 from course.sources import read_raw
-
-from conftest import CONTRACT_DIR, REAL_SAMPLE, needs_contract, needs_sample
+from course.splits import SplitError, build_splits, fingerprint
 
 
 @pytest.fixture(scope="module")
@@ -51,11 +50,11 @@ def test_test_filter_drops_only_labels_outside_the_list(real_shaped):
 def test_merge_map_is_applied(real_shaped):
     config, contract, folder, data = real_shaped
     raw_train = read_raw(folder / "train.parquet")
-    old_forms = raw_train["Issue"].iloc[contract.train_indices].isin(
-        [k for k, v in contract.merge_map.items() if k != v])
+    old_forms = (
+        raw_train["Issue"].iloc[contract.train_indices].isin([k for k, v in contract.merge_map.items() if k != v])
+    )
     assert old_forms.sum() > 100  # the generator really emits old-form wordings
-    assert not data.splits.train["label_name"].isin(
-        [k for k, v in contract.merge_map.items() if k != v]).any()
+    assert not data.splits.train["label_name"].isin([k for k, v in contract.merge_map.items() if k != v]).any()
 
 
 def test_fingerprints_are_stable_and_sensitive(real_shaped):

@@ -110,8 +110,13 @@ def test_text_statistics(raw):
 def test_contract(plan, raw):
     train = raw[0]
     contract = make_contract(plan, train, seed=0)
-    assert set(contract) == {"label_list.json", "label_merge_mapping.json", "train_indices.json",
-                             "val_indices.json", "baseline_results.json"}
+    assert set(contract) == {
+        "label_list.json",
+        "label_merge_mapping.json",
+        "train_indices.json",
+        "val_indices.json",
+        "baseline_results.json",
+    }
     tr, va = contract["train_indices.json"], contract["val_indices.json"]
     assert tr == sorted(tr) and va == sorted(va) and not set(tr) & set(va)
     assert sorted(tr + va) == sorted(set(range(len(train))) - set(UNCOVERED))
@@ -143,8 +148,7 @@ def test_full_size_is_fast_and_long_tailed(plan):
 def test_plan_from_real_contract():
     labels = json.loads((REAL / "label_list.json").read_text())
     mapping = json.loads((REAL / "label_merge_mapping.json").read_text())
-    covered = [i for name in ("train_indices.json", "val_indices.json")
-               for i in json.loads((REAL / name).read_text())]
+    covered = [i for name in ("train_indices.json", "val_indices.json") for i in json.loads((REAL / name).read_text())]
     uncovered = sorted(set(range(64292)) - set(covered))
     real = plan_from_contract(labels, mapping)
     assert real.kept == labels and "_comment" not in real.merges and len(real.merges) == len(mapping) - 1

@@ -14,13 +14,27 @@ from reference_solutions.engine import TrainConfig, train
 
 @pytest.mark.slow
 def test_sqrt_inverse_weights_raise_tail_f1(tmp_path):
-    with api.configured(**{**vars(from_env({"COURSE_PROFILE": "smoke"})), "course": "synthetic",
-                          "max_train_examples": None, "runs_dir": tmp_path / "runs"}):
+    with api.configured(
+        **{
+            **vars(from_env({"COURSE_PROFILE": "smoke"})),
+            "course": "synthetic",
+            "max_train_examples": None,
+            "runs_dir": tmp_path / "runs",
+        }
+    ):
         tiers = {}
         for weights in ("none", "sqrt_inverse"):
-            config = TrainConfig.from_settings(api.settings, epochs=3, learning_rate=2e-3, max_length=64,
-                                               batch_size=64, class_weights=weights, seed=42,
-                                               output_dir=tmp_path / weights, disable_progress=True)
+            config = TrainConfig.from_settings(
+                api.settings,
+                epochs=3,
+                learning_rate=2e-3,
+                max_length=64,
+                batch_size=64,
+                class_weights=weights,
+                seed=42,
+                output_dir=tmp_path / weights,
+                disable_progress=True,
+            )
             result = train(config)
             tiers[weights] = result.history[result.best_epoch - 1]["val_tier_f1"]
         assert tiers["sqrt_inverse"]["tail"] > tiers["none"]["tail"] + 0.01, tiers

@@ -39,10 +39,14 @@ def rerun_replaced(g: Grading) -> None:
     for name in g.spec["notebooks"]:
         workdir = g.scratch / f"replaced-{Path(name).stem}"
         code_only = without_test_cells(g.submitted / name, g.scratch / "code-only" / name)
-        run = sandbox.execute_notebook(code_only, workdir, env={**g.env, "COURSE_CACHE": str(cache)},
-                                       timeout_s=g.spec.get("timeout_s", 600),
-                                       cell_timeout_s=g.spec.get("cell_timeout_s", 300),
-                                       memory_mb=g.spec.get("memory_mb", 6144))
+        run = sandbox.execute_notebook(
+            code_only,
+            workdir,
+            env={**g.env, "COURSE_CACHE": str(cache)},
+            timeout_s=g.spec.get("timeout_s", 600),
+            cell_timeout_s=g.spec.get("cell_timeout_s", 300),
+            memory_mb=g.spec.get("memory_mb", 6144),
+        )
         if run.status in GATE_STATUSES:
             failures.append(Finding("re-execution", run.status, "major", f"{name}: {run.message}", cell=run.cell))
         elif run.status == "error":
@@ -71,6 +75,11 @@ def autograde(g: Grading) -> None:
             if row is None:
                 g.result.checks.append(Check(f"{Path(name).stem}: {cell}", 0.0, points, g.autograde_note))
             else:
-                g.result.checks.append(Check(f"{row['notebook']}: {cell}", row["score"], row["max_score"],
-                                             "passed" if row["score"] == row["max_score"] else "failed (see feedback)"))
-
+                g.result.checks.append(
+                    Check(
+                        f"{row['notebook']}: {cell}",
+                        row["score"],
+                        row["max_score"],
+                        "passed" if row["score"] == row["max_score"] else "failed (see feedback)",
+                    )
+                )

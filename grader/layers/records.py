@@ -46,21 +46,39 @@ def invariance(g: Grading) -> None:
 
 def _invariance(e: RunEvidence, replaced, ids: list[str]) -> list[Finding]:
     if replaced is None:
-        return [Finding("invariance", "invariance-missing", "major",
-                        f"the re-execution with replaced test texts wrote no record for {e.name!r}")]
+        return [
+            Finding(
+                "invariance",
+                "invariance-missing",
+                "major",
+                f"the re-execution with replaced test texts wrote no record for {e.name!r}",
+            )
+        ]
     try:
         other = read_record(replaced)
     except RecordError as err:
         return [Finding("invariance", "invariance-missing", "major", str(err))]
     theirs = dict(zip(other["predictions"]["val"]["ids"], other["predictions"]["val"]["labels"]))
     if set(theirs) != set(ids):
-        return [Finding("invariance", "invariance-changed", "critical",
-                        f"{e.name}: the val ids predicted changed when only the test split changed")]
+        return [
+            Finding(
+                "invariance",
+                "invariance-changed",
+                "critical",
+                f"{e.name}: the val ids predicted changed when only the test split changed",
+            )
+        ]
     changed = int(sum(theirs[i] != p for i, p in zip(ids, e.check.predictions["val"])))
     if changed:
-        return [Finding("invariance", "invariance-changed", "critical",
-                        f"{e.name}: {changed} of {len(ids)} val predictions changed when only the test split "
-                        f"changed: test data influenced training or selection")]
+        return [
+            Finding(
+                "invariance",
+                "invariance-changed",
+                "critical",
+                f"{e.name}: {changed} of {len(ids)} val predictions changed when only the test split "
+                f"changed: test data influenced training or selection",
+            )
+        ]
     return []
 
 

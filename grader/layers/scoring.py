@@ -35,9 +35,13 @@ def metric_check(e: RunEvidence, profile: str) -> Check:
         return Check(name, 0.0, points, f"no {profile} band for {e.spec['band']}: ask the instructor")
     value = e.measured["val"]["macro_f1"]
     low = e.floor["mean"] if e.floor else 0.0
-    return Check(name, metric_points(value, low, e.band["lower"], points), points,
-                 f"val macro-F1 {value:.4f}; 0 points at the floor {low:.4f}, full points at the band's "
-                 f"lower edge {e.band['lower']:.4f}")
+    return Check(
+        name,
+        metric_points(value, low, e.band["lower"], points),
+        points,
+        f"val macro-F1 {value:.4f}; 0 points at the floor {low:.4f}, full points at the band's "
+        f"lower edge {e.band['lower']:.4f}",
+    )
 
 
 def scoring(g: Grading) -> None:
@@ -46,14 +50,36 @@ def scoring(g: Grading) -> None:
     fixed_ok = not any(f.severity in ("critical", "major") for e in g.runs.values() for f in e.check.findings)
     consistency_ok = not any(f.layer == "consistency" for f in result.findings)
     severities = {f.severity for f in result.findings if f.layer in SCORED_INTEGRITY_LAYERS}
-    integrity = 0.0 if "critical" in severities else checks["integrity"] / 2 if "major" in severities \
-        else checks["integrity"]
-    result.checks.append(Check("fixed split", checks["fixed_split"] if fixed_ok else 0.0, checks["fixed_split"],
-                               "fingerprints and prediction ids match the course" if fixed_ok
-                               else "the run record does not match the fixed split (see findings)"))
-    result.checks.append(Check("integrity", integrity, checks["integrity"],
-                               "no test-set use found" if integrity == checks["integrity"]
-                               else "test-set use or leakage found (see findings)"))
-    result.checks.append(Check("consistency", checks["consistency"] if consistency_ok else 0.0,
-                               checks["consistency"], "printed and cited numbers match the run" if consistency_ok
-                               else "some printed or cited numbers match no measurement (see findings)"))
+    integrity = (
+        0.0 if "critical" in severities else checks["integrity"] / 2 if "major" in severities else checks["integrity"]
+    )
+    result.checks.append(
+        Check(
+            "fixed split",
+            checks["fixed_split"] if fixed_ok else 0.0,
+            checks["fixed_split"],
+            "fingerprints and prediction ids match the course"
+            if fixed_ok
+            else "the run record does not match the fixed split (see findings)",
+        )
+    )
+    result.checks.append(
+        Check(
+            "integrity",
+            integrity,
+            checks["integrity"],
+            "no test-set use found"
+            if integrity == checks["integrity"]
+            else "test-set use or leakage found (see findings)",
+        )
+    )
+    result.checks.append(
+        Check(
+            "consistency",
+            checks["consistency"] if consistency_ok else 0.0,
+            checks["consistency"],
+            "printed and cited numbers match the run"
+            if consistency_ok
+            else "some printed or cited numbers match no measurement (see findings)",
+        )
+    )

@@ -48,7 +48,7 @@ def strip_magics(source: str) -> tuple[str, list[tuple[int, str]]]:
         if whole_cell or _LINE_MAGIC.match(line):
             if _SHELL_WRITE.search(line) or _ENV_MAGIC.match(line):
                 writes.append((number, line.strip()))
-            line = "" if whole_cell else line[:len(line) - len(line.lstrip())] + "pass"
+            line = "" if whole_cell else line[: len(line) - len(line.lstrip())] + "pass"
         out.append(line)
     return "\n".join(out), sorted(set(writes))
 

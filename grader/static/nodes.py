@@ -16,7 +16,7 @@ def last(func: ast.expr) -> str:
 def snip(node: ast.AST, width: int = 70) -> str:
     """The code of a node on one line, cut to `width`, for messages."""
     text = " ".join(ast.unparse(node).split())
-    return text if len(text) <= width else text[:width - 1] + "…"
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def root(node: ast.expr) -> ast.Name | None:

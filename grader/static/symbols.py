@@ -44,8 +44,9 @@ class Symbols:
         if isinstance(node, ast.Constant):
             return node.value.replace("\\", "/") if isinstance(node.value, str) else None
         if isinstance(node, ast.JoinedStr):
-            return "".join(v.value if isinstance(v, ast.Constant) else self.text(v.value) or "*"
-                           for v in node.values).replace("\\", "/")
+            return "".join(
+                v.value if isinstance(v, ast.Constant) else self.text(v.value) or "*" for v in node.values
+            ).replace("\\", "/")
         if isinstance(node, ast.Name):
             return self.strings.get(node.id)
         if isinstance(node, ast.Attribute):

@@ -29,10 +29,19 @@ Taint = dict[str, str]  # kind -> where it came from, quoted in messages
 # Which splits a taint kind stands for. "hub" is a whole hub copy; "course" the (train, val) pair of
 # load_course_data(); "captured" the texts predict receives inside final_evaluation (val and test).
 # "final" (final_evaluation's return value) and "train" are tracked but are no leak by themselves.
-SPLITS = {"train": {"train"}, "val": {"val"}, "test": {"test"}, "captured": {"test"},
-          "hub": {"train", "val", "test"}, "course": {"train", "val"}}
-_SPLIT_WORDS = {"train": {"train", "training"}, "val": {"val", "valid", "validation", "dev"},
-                "test": {"test", "testing"}}
+SPLITS = {
+    "train": {"train"},
+    "val": {"val"},
+    "test": {"test"},
+    "captured": {"test"},
+    "hub": {"train", "val", "test"},
+    "course": {"train", "val"},
+}
+_SPLIT_WORDS = {
+    "train": {"train", "training"},
+    "val": {"val", "valid", "validation", "dev"},
+    "test": {"test", "testing"},
+}
 
 
 def union(*taints: Taint) -> Taint:
@@ -125,11 +134,11 @@ class Taints(Symbols):
             return t
         self.rules.fire("escape", self, node, where)
         rest = {k: o for k, o in t.items() if k != "captured"}
-        return union(rest, {"test": f"the test texts captured by {self.capture} at cell {self.cell}, "
-                                    f"line {node.lineno}"})
+        return union(
+            rest, {"test": f"the test texts captured by {self.capture} at cell {self.cell}, line {node.lineno}"}
+        )
 
-    def assign(self, target: ast.expr, value: ast.expr | None, weak: bool = False,
-               taint: Taint | None = None) -> None:
+    def assign(self, target: ast.expr, value: ast.expr | None, weak: bool = False, taint: Taint | None = None) -> None:
         """`target = value`, or `target` bound to `taint` (a for-target, an unpacked part)."""
         t = self.taint(value) if taint is None else taint
         if isinstance(target, ast.Name):
@@ -142,8 +151,11 @@ class Taints(Symbols):
                         table.pop(target.id, None)
         elif isinstance(target, (ast.Tuple, ast.List)):
             elts = target.elts
-            if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(elts) \
-                    and not any(isinstance(e, ast.Starred) for e in elts + value.elts):
+            if (
+                isinstance(value, (ast.Tuple, ast.List))
+                and len(value.elts) == len(elts)
+                and not any(isinstance(e, ast.Starred) for e in elts + value.elts)
+            ):
                 for element, part in zip(elts, value.elts):
                     self.assign(element, part, weak)
             elif set(t) == {"course"}:  # train_ds, val_ds(, test_ds) = load_course_data(...)
@@ -274,5 +286,8 @@ class Taints(Symbols):
 
 def children(node: ast.AST) -> list[ast.expr]:
     """The expressions directly inside a node (keyword arguments as their values)."""
-    return [c.value if isinstance(c, ast.keyword) else c for c in ast.iter_child_nodes(node)
-            if isinstance(c, (ast.expr, ast.keyword))]
+    return [
+        c.value if isinstance(c, ast.keyword) else c
+        for c in ast.iter_child_nodes(node)
+        if isinstance(c, (ast.expr, ast.keyword))
+    ]

@@ -46,7 +46,7 @@ class Walk(Taints):
                 try:
                     self._stmt(stmt)
                 except RecursionError:  # an expression nested thousands deep: skip the statement, say so
-                    del self.scopes[state[0]:]
+                    del self.scopes[state[0] :]
                     self.loop_depth, self.function_depth, self.capture, self.in_class = state[1:]
                     self.cell, self.active = cell, set()
                     self.rules.fire("too_deep", self, stmt)
@@ -135,8 +135,9 @@ class Walk(Taints):
     def _import(self, node: ast.Import | ast.ImportFrom) -> None:
         if isinstance(node, ast.Import):
             for alias in node.names:
-                self.aliases[alias.asname or alias.name.split(".")[0]] = \
+                self.aliases[alias.asname or alias.name.split(".")[0]] = (
                     alias.name if alias.asname else alias.name.split(".")[0]
+                )
                 self.rules.fire("reference", self, node, alias.name)
             return
         module = node.module or ""
@@ -152,8 +153,9 @@ class Walk(Taints):
             self.aliases[alias.asname or alias.name] = path
             self.rules.fire("reference", self, node, path)
 
-    def _loop(self, node: ast.For | ast.AsyncFor | ast.While, target: ast.expr | None,
-              iterable: ast.expr | None) -> None:
+    def _loop(
+        self, node: ast.For | ast.AsyncFor | ast.While, target: ast.expr | None, iterable: ast.expr | None
+    ) -> None:
         """Two passes over the body, so a value set late in one iteration reaches the next."""
         self.loop_depth += 1
         for _ in range(2):
@@ -176,9 +178,16 @@ class Walk(Taints):
 
     # ------------------------------------------------------------ functions written in the notebook
 
-    def _walk_function(self, node: Function | ast.ClassDef | ast.Lambda, bound: dict[str, Taint], cell: int,
-                       effects: bool, capture: str | None = None, skip: int = 0,
-                       this: ast.expr | None = None) -> None:
+    def _walk_function(
+        self,
+        node: Function | ast.ClassDef | ast.Lambda,
+        bound: dict[str, Taint],
+        cell: int,
+        effects: bool,
+        capture: str | None = None,
+        skip: int = 0,
+        this: ast.expr | None = None,
+    ) -> None:
         """Walk a body with its parameters bound. At its definition (`effects=False`) nothing it does
         outlives the walk; at a call its global writes and container mutations stay. The first `skip`
         parameters (a method's self) stay unbound: what is stored through them outlives the call, on
@@ -197,8 +206,9 @@ class Walk(Taints):
         self.active.add(id(node))
         owner = root(this) if this is not None and skip else None
         self_name = (args.posonlyargs + args.args)[0].arg if owner is not None and args else None
-        self.scopes.append(Scope({p: bound.get(p, {}) for p in params},
-                                 this=(self_name, owner.id) if self_name else None))
+        self.scopes.append(
+            Scope({p: bound.get(p, {}) for p in params}, this=(self_name, owner.id) if self_name else None)
+        )
         try:
             if isinstance(node, ast.Lambda):
                 self._expr(node.body, choosing=True)
@@ -218,7 +228,7 @@ class Walk(Taints):
         params = [a.arg for a in fn.args.posonlyargs + fn.args.args][skip:]
         bound = {p: self.taint(a) for p, a in zip(params, call.args)}
         if fn.args.vararg and len(call.args) > len(params):
-            bound[fn.args.vararg.arg] = union(*(self.taint(a) for a in call.args[len(params):]))
+            bound[fn.args.vararg.arg] = union(*(self.taint(a) for a in call.args[len(params) :]))
         named = set(params) | {a.arg for a in fn.args.kwonlyargs}
         for kw in call.keywords:
             if kw.arg in named:
@@ -241,8 +251,7 @@ class Walk(Taints):
         params = [a.arg for a in fn.args.posonlyargs + fn.args.args][skip:]
         name = "the predict lambda" if isinstance(predict, ast.Lambda) else f"`{snip(predict, 40)}`"
         if params:
-            texts = {"captured": f"the texts final_evaluation passes to {name} at cell {self.cell}, "
-                                 f"line {call.lineno}"}
+            texts = {"captured": f"the texts final_evaluation passes to {name} at cell {self.cell}, line {call.lineno}"}
             this = predict.value if isinstance(predict, ast.Attribute) else predict
             self._walk_function(fn, {params[0]: texts}, cell, effects=True, capture=name, skip=skip, this=this)
 

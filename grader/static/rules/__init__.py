@@ -18,8 +18,18 @@ from grader.static.rules.training import FitOnEval, LabelEncoderAll, TrainOnTest
 
 # Most severe first: findings at the same line are listed in this order.
 ALL: list[type[Rule]] = [
-    HubDataset, InternalAccess, CapturedTexts, TrainOnTest, EvalOnTest, SelectOnTest,  # critical
-    Resplit, FitOnEval, TrainOnVal, FinalEvalInLoop, FinalEvalBeforeTrainingEnds,  # major
-    LabelEncoderAll, FinalEvalRepeated,  # minor
+    HubDataset,
+    InternalAccess,
+    CapturedTexts,
+    TrainOnTest,
+    EvalOnTest,
+    SelectOnTest,  # critical
+    Resplit,
+    FitOnEval,
+    TrainOnVal,
+    FinalEvalInLoop,
+    FinalEvalBeforeTrainingEnds,  # major
+    LabelEncoderAll,
+    FinalEvalRepeated,  # minor
     Unreadable,  # info
 ]

@@ -13,8 +13,7 @@ if TYPE_CHECKING:
     from grader.static.walk import Walk
 
 
-@rule("test-capture", severity="critical",
-      summary="the predict given to final_evaluation keeps the texts it is given")
+@rule("test-capture", severity="critical", summary="the predict given to final_evaluation keeps the texts it is given")
 class CapturedTexts(Rule):
     """final_evaluation calls the student's predict on the val and test texts, once, at the end.
     A predict that stores its input in a global, a container or an object that outlives the call,
@@ -22,9 +21,12 @@ class CapturedTexts(Rule):
     train on them or tune on them. Keeping predictions is fine; keeping the texts is not."""
 
     def escape(self, walk: Walk, node: ast.AST, where: str) -> None:
-        self.report(walk, node,
-                    f"`{snip(node)}` in {walk.capture} keeps the texts final_evaluation passes to predict "
-                    f"(the test texts) in {where}, outside the function, where later code can use them.")
+        self.report(
+            walk,
+            node,
+            f"`{snip(node)}` in {walk.capture} keeps the texts final_evaluation passes to predict "
+            f"(the test texts) in {where}, outside the function, where later code can use them.",
+        )
 
     def called(self, walk: Walk, call: ast.Call, choosing: bool) -> None:
         if walk.capture and last(call.func) in DUMPS and "captured" in walk.args_taint(call):

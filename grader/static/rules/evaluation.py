@@ -23,8 +23,11 @@ class EvalOnTest(Rule):
     decision after it is a decision on test: the final score is no longer an unbiased estimate."""
 
     def start(self, walk: Walk) -> None:
-        self.best_at_end = any(isinstance(n, ast.keyword) and n.arg == "load_best_model_at_end"
-                               and const(n.value) is True for _, tree in walk.cells for n in ast.walk(tree))
+        self.best_at_end = any(
+            isinstance(n, ast.keyword) and n.arg == "load_best_model_at_end" and const(n.value) is True
+            for _, tree in walk.cells
+            for n in ast.walk(tree)
+        )
 
     def called(self, walk: Walk, call: ast.Call, choosing: bool) -> None:
         fit = fit_of(walk, call)
@@ -34,9 +37,12 @@ class EvalOnTest(Rule):
         if last(call.func) in METRICS:
             t = walk.args_taint(call)
             if "test" in splits(t):
-                self.report(walk, call,
-                            f"`{snip(call)}` scores test data ({origin_of(t, 'test')}) outside "
-                            "final_evaluation; any decision after it is a decision on test.")
+                self.report(
+                    walk,
+                    call,
+                    f"`{snip(call)}` scores test data ({origin_of(t, 'test')}) outside "
+                    "final_evaluation; any decision after it is a decision on test.",
+                )
 
     def store(self, walk: Walk, target: ast.Attribute | ast.Subscript, taint: Taint) -> None:
         if set_dataset(target) == "eval_dataset":
@@ -45,8 +51,14 @@ class EvalOnTest(Rule):
     def _watches(self, walk: Walk, node: ast.AST, t: Taint) -> None:
         """A trainer's eval_dataset (or a fit's validation data) set to `t`."""
         if "test" in splits(t):
-            stopping = " and picks the checkpoint or stops early on it" if self.best_at_end or \
-                "EarlyStopping" in ast.unparse(node) else ""
-            self.report(walk, node,
-                        f"`{snip(node)}` evaluates on test data during training ({origin_of(t, 'test')})"
-                        f"{stopping}, so the test score is no longer an unbiased estimate.")
+            stopping = (
+                " and picks the checkpoint or stops early on it"
+                if self.best_at_end or "EarlyStopping" in ast.unparse(node)
+                else ""
+            )
+            self.report(
+                walk,
+                node,
+                f"`{snip(node)}` evaluates on test data during training ({origin_of(t, 'test')})"
+                f"{stopping}, so the test score is no longer an unbiased estimate.",
+            )

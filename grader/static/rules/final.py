@@ -26,12 +26,20 @@ class FinalEvalInLoop(Rule):
         name = last(call.func)
         if name == "final_evaluation":
             if walk.loop_depth:
-                self.report(walk, call, f"`{snip(call)}` runs final_evaluation in a loop; the test evaluation "
-                                        "must run once, after every choice is made.")
+                self.report(
+                    walk,
+                    call,
+                    f"`{snip(call)}` runs final_evaluation in a loop; the test evaluation "
+                    "must run once, after every choice is made.",
+                )
         elif not isinstance(call.func, ast.Lambda) and walk.notebook_function(call.func):
             if walk.loop_depth and name in self.calls_final:
-                self.report(walk, call, f"`{snip(call)}` runs final_evaluation (inside `{name}`) in a loop; "
-                                        "the test evaluation must run once, after every choice is made.")
+                self.report(
+                    walk,
+                    call,
+                    f"`{snip(call)}` runs final_evaluation (inside `{name}`) in a loop; "
+                    "the test evaluation must run once, after every choice is made.",
+                )
 
 
 @rule("final-eval-before-training-ends", severity="major", summary="training in a cell run after final_evaluation")
@@ -43,17 +51,30 @@ class FinalEvalBeforeTrainingEnds(Rule):
     def start(self, walk: Walk) -> None:
         calls_final = functions_calling(walk.cells, lambda c: last(c.func) == "final_evaluation")
         self.trains = functions_calling(walk.cells, is_training_call)
-        self.first_final = min((position for position, (_, tree) in enumerate(walk.cells)
-                                if any(last(c.func) == "final_evaluation" or last(c.func) in calls_final
-                                       for c in _top_level_calls(tree))), default=len(walk.cells))
+        self.first_final = min(
+            (
+                position
+                for position, (_, tree) in enumerate(walk.cells)
+                if any(
+                    last(c.func) == "final_evaluation" or last(c.func) in calls_final for c in _top_level_calls(tree)
+                )
+            ),
+            default=len(walk.cells),
+        )
 
     def called(self, walk: Walk, call: ast.Call, choosing: bool) -> None:
-        if walk.function_depth == 0 and walk.position > self.first_final and (
-                is_training_call(call) or isinstance(call.func, ast.Name) and call.func.id in self.trains):
+        if (
+            walk.function_depth == 0
+            and walk.position > self.first_final
+            and (is_training_call(call) or isinstance(call.func, ast.Name) and call.func.id in self.trains)
+        ):
             first = walk.cells[self.first_final][0]
-            self.report(walk, call,
-                        f"`{snip(call)}` trains in a cell run after final_evaluation (cell {first}); training "
-                        "must be finished before the one final evaluation.")
+            self.report(
+                walk,
+                call,
+                f"`{snip(call)}` trains in a cell run after final_evaluation (cell {first}); training "
+                "must be finished before the one final evaluation.",
+            )
 
 
 @rule("final-eval-repeated", severity="minor", summary="final_evaluation called again for the same run")
@@ -72,17 +93,23 @@ class FinalEvalRepeated(Rule):
         if run is not None:
             first, cell = self.first.setdefault(run, (call, walk.cell))
             if first is not call:
-                self.report(walk, call,
-                            f"`{snip(call)}` repeats final_evaluation for run {run!r} (first at cell {cell}, "
-                            f"line {first.lineno}); each repeat is another look at test.")
+                self.report(
+                    walk,
+                    call,
+                    f"`{snip(call)}` repeats final_evaluation for run {run!r} (first at cell {cell}, "
+                    f"line {first.lineno}); each repeat is another look at test.",
+                )
 
 
 def functions_calling(cells: list[tuple[int, ast.Module]], test: Callable[[ast.Call], bool]) -> set[str]:
     """Names of notebook functions that make a call passing `test`, directly or through each other."""
-    defs = {n.name: n for _, tree in cells for n in ast.walk(tree)
-            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    calls = {name: {c.func.id for c in ast.walk(fn) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)}
-             for name, fn in defs.items()}
+    defs = {
+        n.name: n for _, tree in cells for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+    }
+    calls = {
+        name: {c.func.id for c in ast.walk(fn) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)}
+        for name, fn in defs.items()
+    }
     found = {name for name, fn in defs.items() if any(isinstance(c, ast.Call) and test(c) for c in ast.walk(fn))}
     while True:
         more = {name for name, callees in calls.items() if callees & found} - found

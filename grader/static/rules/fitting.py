@@ -45,8 +45,11 @@ def fit_of(walk: Walk, call: ast.Call) -> Fit | None:
     if receiver is not None and name == "backward":
         return Fit("backward", union(walk.taint(receiver), walk.args_taint(call)))
     if receiver is None:
-        if name in walk.functions or not (name == "build_vocab_from_iterator" or TRAIN_NAME.search(name)) \
-                or "split" in name:
+        if (
+            name in walk.functions
+            or not (name == "build_vocab_from_iterator" or TRAIN_NAME.search(name))
+            or "split" in name
+        ):
             return None
         kind = "vocabulary" if name == "build_vocab_from_iterator" else "helper"
         return Fit(kind, walk.args_taint(call), what="a vocabulary")

@@ -23,9 +23,13 @@ class HubDataset(Rule):
     def call(self, walk: Walk, call: ast.Call, choosing: bool) -> None:
         name = last(call.func)
         if name in HUB_LOADERS or walk.hub_download(call, name):
-            self.report(walk, call,
-                        f"`{snip(call)}` downloads a hub dataset; the course's hub copy includes the test "
-                        "split with labels, so test data can reach training or selection.")
+            self.report(
+                walk,
+                call,
+                f"`{snip(call)}` downloads a hub dataset; the course's hub copy includes the test "
+                "split with labels, so test data can reach training or selection.",
+            )
         if name not in PRINTS and any(HUB_TEXT.search(walk.text(arg) or "") for arg in arguments(call)):
-            self.report(walk, call,
-                        f"`{snip(call)}` reads the hub dataset's files, which include the test split with labels.")
+            self.report(
+                walk, call, f"`{snip(call)}` reads the hub dataset's files, which include the test split with labels."
+            )

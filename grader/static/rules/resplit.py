@@ -33,20 +33,36 @@ class Resplit(Rule):
             found = splits(union(*(walk.taint(p) for p in parts)))
             # halving val to fit a temperature (weeks 4-5) is course practice; so is a stratified subsample
             if found != {"val"} and (id(call) not in self.subsamples or len(found) > 1):
-                self.report(walk, call, f"`{snip(call)}` draws new splits{_mix_note(found)}; the course's "
-                                        "train/val/test split is fixed so every number is comparable.")
-        elif name == "split" and receiver is not None and SPLITTER.search(walk.class_of(receiver)) \
-                or name in ("cross_val_score", "cross_validate", "cross_val_predict"):
+                self.report(
+                    walk,
+                    call,
+                    f"`{snip(call)}` draws new splits{_mix_note(found)}; the course's "
+                    "train/val/test split is fixed so every number is comparable.",
+                )
+        elif (
+            name == "split"
+            and receiver is not None
+            and SPLITTER.search(walk.class_of(receiver))
+            or name in ("cross_val_score", "cross_validate", "cross_val_predict")
+        ):
             found = _mixture(walk, call.args)
             if len(found) > 1:
-                self.report(walk, call, f"`{snip(call)}` cross-validates over pooled splits{_mix_note(found)}; "
-                                        "the course's train/val/test split is fixed.")
+                self.report(
+                    walk,
+                    call,
+                    f"`{snip(call)}` cross-validates over pooled splits{_mix_note(found)}; "
+                    "the course's train/val/test split is fixed.",
+                )
         elif name in ("concatenate_datasets", "interleave_datasets", "concat", "ConcatDataset"):
             first = call.args[0] if call.args else None
             found = _mixture(walk, first.elts if isinstance(first, (ast.List, ast.Tuple)) else call.args)
             if len(found) > 1:
-                self.report(walk, call, f"`{snip(call)}` pools the splits{_mix_note(found)}; the course's "
-                                        "train/val/test split is fixed so every number is comparable.")
+                self.report(
+                    walk,
+                    call,
+                    f"`{snip(call)}` pools the splits{_mix_note(found)}; the course's "
+                    "train/val/test split is fixed so every number is comparable.",
+                )
 
 
 def _subsamples(cells: list[tuple[int, ast.Module]]) -> set[int]:
@@ -55,8 +71,8 @@ def _subsamples(cells: list[tuple[int, ast.Module]]) -> set[int]:
     for _, tree in cells:
         for node in ast.walk(tree):
             if isinstance(node, ast.Assign) and any(
-                    isinstance(t, ast.Tuple) and any(getattr(e, "id", "") == "_" for e in t.elts)
-                    for t in node.targets):
+                isinstance(t, ast.Tuple) and any(getattr(e, "id", "") == "_" for e in t.elts) for t in node.targets
+            ):
                 found.add(id(node.value))
             elif isinstance(node, ast.Subscript):
                 inner = node.value.value if isinstance(node.value, ast.Attribute) else node.value

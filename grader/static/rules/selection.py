@@ -42,18 +42,21 @@ class SelectOnTest(Rule):
         receiver = call.func.value if isinstance(call.func, ast.Attribute) else None
         extra = call.args[1:] if receiver is None else call.args
         if any(kw.arg in ("axis", "dim") for kw in call.keywords) or any(
-                isinstance(const(a), int) or isinstance(a, ast.UnaryOp) for a in extra):
+            isinstance(const(a), int) or isinstance(a, ast.UnaryOp) for a in extra
+        ):
             return  # argmax over classes (logits.argmax(-1)) predicts; it does not choose
         t = union(walk.args_taint(call), walk.taint(receiver) if receiver is not None else {})
         if "test" in splits(t) or "final" in t and (walk.loop_depth or walk.function_depth):
             self._selects(walk, call, t)
 
     def _selects(self, walk: Walk, node: ast.AST, t: Taint) -> None:
-        source = origin_of(t, "test") if "test" in splits(t) else \
-            f"final_evaluation's result, {origin_of(t, 'final')}"
-        self.report(walk, node,
-                    f"`{snip(node)}` chooses a model, epoch or setting with a test-derived value ({source}), "
-                    "so the final test score is no longer an unbiased estimate.")
+        source = origin_of(t, "test") if "test" in splits(t) else f"final_evaluation's result, {origin_of(t, 'final')}"
+        self.report(
+            walk,
+            node,
+            f"`{snip(node)}` chooses a model, epoch or setting with a test-derived value ({source}), "
+            "so the final test score is no longer an unbiased estimate.",
+        )
 
 
 def _chooses(stmt: ast.If | ast.While) -> bool:
@@ -65,7 +68,8 @@ def _chooses(stmt: ast.If | ast.While) -> bool:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             if any(CHOICE_NAME.search(snip(t)) for t in targets):
                 return True
-        if isinstance(node, ast.Call) and (last(node.func) in SAVES
-                                           or isinstance(stmt, ast.While) and is_training_call(node)):
+        if isinstance(node, ast.Call) and (
+            last(node.func) in SAVES or isinstance(stmt, ast.While) and is_training_call(node)
+        ):
             return True
     return False

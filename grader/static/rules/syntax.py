@@ -11,8 +11,9 @@ if TYPE_CHECKING:
     from grader.static.walk import Walk
 
 
-@rule("syntax-error", severity="info",
-      summary="code that does not parse (or nests too deeply); static checks skipped it")
+@rule(
+    "syntax-error", severity="info", summary="code that does not parse (or nests too deeply); static checks skipped it"
+)
 class Unreadable(Rule):
     """Not a leak: a cell that does not parse, or a statement nested too deeply to walk, was not
     seen by any other static rule. The grader says so, so that a silent static layer is not read as
@@ -22,5 +23,4 @@ class Unreadable(Rule):
         self.findings.add(self, cell, line, f"the cell does not parse ({error}), so no static check saw its code.")
 
     def too_deep(self, walk: Walk, stmt: ast.stmt) -> None:
-        self.report(walk, stmt, "a statement is nested too deeply for the static analysis, so no static "
-                                "check saw it.")
+        self.report(walk, stmt, "a statement is nested too deeply for the static analysis, so no static check saw it.")

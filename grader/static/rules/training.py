@@ -52,8 +52,11 @@ class TrainOnTest(_TrainingData):
         if "test" not in splits(fit.taint):
             return
         if fit.kind == "backward":
-            self.report(walk, call, f"`{snip(call)}` back-propagates a loss computed on test data "
-                                    f"({origin_of(fit.taint, 'test')}).")
+            self.report(
+                walk,
+                call,
+                f"`{snip(call)}` back-propagates a loss computed on test data ({origin_of(fit.taint, 'test')}).",
+            )
         elif fit.kind == "helper":
             self.report(walk, call, f"`{snip(call)}` trains with test data ({origin_of(fit.taint, 'test')}).")
 
@@ -61,8 +64,7 @@ class TrainOnTest(_TrainingData):
         return "test" in splits(t)
 
     def _trains_on(self, walk: Walk, node: ast.AST, t: Taint) -> None:
-        self.report(walk, node,
-                    f"`{snip(node)}` trains on data derived from the test split ({origin_of(t, 'test')}).")
+        self.report(walk, node, f"`{snip(node)}` trains on data derived from the test split ({origin_of(t, 'test')}).")
 
 
 @rule("fit-on-eval", severity="major", summary="fits preprocessing on data that includes val or test")
@@ -76,9 +78,12 @@ class FitOnEval(Rule):
         found = splits(fit.taint) & {"val", "test"} if fit and fit.kind in ("preprocessing", "vocabulary") else set()
         if found:
             split = "test" if "test" in found else "val"
-            self.report(walk, call,
-                        f"`{snip(call)}` fits {fit.what} on data that includes the {split} split "
-                        f"({origin_of(fit.taint, split)}), leaking its statistics into preprocessing.")
+            self.report(
+                walk,
+                call,
+                f"`{snip(call)}` fits {fit.what} on data that includes the {split} split "
+                f"({origin_of(fit.taint, split)}), leaking its statistics into preprocessing.",
+            )
 
 
 @rule("train-on-val", severity="major", summary="trains the model on val data")
@@ -91,9 +96,12 @@ class TrainOnVal(_TrainingData):
         return "val" in splits(t) and "test" not in splits(t) and not calibrator
 
     def _trains_on(self, walk: Walk, node: ast.AST, t: Taint) -> None:
-        self.report(walk, node,
-                    f"`{snip(node)}` trains on data derived from the val split ({origin_of(t, 'val')}), so "
-                    "val no longer measures generalisation or guides selection honestly.")
+        self.report(
+            walk,
+            node,
+            f"`{snip(node)}` trains on data derived from the val split ({origin_of(t, 'val')}), so "
+            "val no longer measures generalisation or guides selection honestly.",
+        )
 
 
 @rule("label-encoder-all", severity="minor", summary="a label encoder fitted on labels from several splits")
@@ -107,6 +115,9 @@ class LabelEncoderAll(Rule):
         found = splits(fit.taint) & {"val", "test"} if fit and fit.kind == "label encoder" else set()
         if found:
             split = "test" if "test" in found else "val"
-            self.report(walk, call,
-                        f"`{snip(call)}` fits a label encoder on labels that include the {split} split "
-                        f"({origin_of(fit.taint, split)}); the label set must come from the course (LABELS).")
+            self.report(
+                walk,
+                call,
+                f"`{snip(call)}` fits a label encoder on labels that include the {split} split "
+                f"({origin_of(fit.taint, split)}); the label set must come from the course (LABELS).",
+            )

@@ -7,10 +7,10 @@ RUN := env PATH="$(BIN):$$PATH" HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1
 
 .PHONY: demo test test-slow install lint
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
 
 install: $(VENV)/.installed

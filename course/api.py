@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from course import metrics, runrecord
+from course import metrics, provenance, runrecord
 from course.access import SplitStore
 from course.catalog import cached_course, config_for
 from course.contract import load_contract
@@ -219,6 +219,7 @@ def final_evaluation(predict: Callable[[list[str]], object], run: str, extra: di
             for split in frames
         },
         "environment": runrecord.environment(),
+        "provenance": {"profile": settings.profile, "device": provenance.device_name(), **provenance.executed_code()},
         "access_log": list(st.log),
         "extra": extra or {},
     }

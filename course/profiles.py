@@ -3,7 +3,8 @@
 Released notebooks take model name, data size, epochs, batch size and device from `settings`.
 `COURSE_PROFILE=smoke` makes the same notebook run in seconds on CPU: the small synthetic course and
 tiny models built from configs (no download). `full` is the real course on a GPU. Each knob can be
-overridden by its own environment variable (`COURSE_EPOCHS=1`, ...), read once at import.
+overridden by its own environment variable (`COURSE_EPOCHS=1`, ...), read once at import. `full-like`
+is the full code path offline: the full-size synthetic course with a tiny model, for tests and the demo.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-PROFILES = ("smoke", "full")
+PROFILES = ("smoke", "full", "full-like")
 MODES = ("submit", "self-check", "grading")
 
 
@@ -61,6 +62,20 @@ PROFILE_DEFAULTS: dict[str, dict] = {
         learning_rate=3e-5,
         max_length=128,
         device="auto",
+    ),
+    # The full code path, offline and on CPU: the full-size synthetic course (every val and test row), a
+    # tiny model, training capped at 2,000 examples. What tests and the demo use to make full-profile
+    # records in CPU minutes; `course grade` verifies them like a student's GPU run.
+    "full-like": dict(
+        course="synthetic",
+        model_name="tiny-modernbert",
+        decoder_name="tiny-qwen2",
+        max_train_examples=2000,
+        epochs=1,
+        batch_size=32,
+        learning_rate=1e-3,
+        max_length=128,
+        device="cpu",
     ),
 }
 

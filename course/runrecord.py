@@ -20,6 +20,7 @@ import numpy as np
 
 from course.errors import UserError
 from course.files import atomic_write
+from course.provenance import record_digest
 
 SCHEMA = 1
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -48,6 +49,8 @@ def write_record(path: Path, record: dict, scores: dict[str, np.ndarray] | None 
         scores_path = path.with_suffix(".scores.npz")
         atomic_write(scores_path, payload)
         record["scores"] = {"file": scores_path.name, "sha256": hashlib.sha256(payload).hexdigest()}
+    if "provenance" in record:
+        record["provenance"]["digest"] = record_digest(record)
     atomic_write(path, json.dumps(record, indent=1))
     return path
 

@@ -9,7 +9,6 @@ worksheet, `summary.json` / `summary.md` for the instructor.
 from __future__ import annotations
 
 import json
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import yaml
@@ -18,14 +17,31 @@ from course.catalog import cached_course
 from course.errors import UserError
 from course.files import atomic_write, csv_text
 from course.resources import data_path
-from grader.pipeline import GRADING_COURSE, grade_student
+from grader import batch
+from grader.layers.evidence import full_course
+from grader.pipeline import GRADING_COURSE
 from grader.results import StudentResult
+from grader.shared_runs import shared_runs
 
 SPECS = data_path("assignments", "grading.yaml")
 
 
 class SpecError(UserError, ValueError):
     """grading.yaml has no entry for the week asked for."""
+
+
+def check_shared_runs(root: Path, week: str, spec: dict, results: list[StudentResult]) -> list[dict]:
+    """Pairs of full-evidence runs that agree more than independent runs do (`grader.shared_runs`)."""
+    if not any(r.get("evidence") == "full" for r in spec["runs"].values()):
+        return []
+    data = full_course(spec.get("full_evidence", {}).get("profile", "full"))
+    return shared_runs(root, week, spec, results, data.splits.test["id"].tolist())
+
+
+def spec_file(root: Path | None) -> Path:
+    """The course folder's own grading.yaml when it has one (a semester's choices), else the project's."""
+    own = Path(root) / "grading.yaml" if root is not None else None
+    return own if own is not None and own.is_file() else SPECS
 
 
 def load_spec(week: str, path: Path = SPECS) -> dict:
@@ -36,18 +52,26 @@ def load_spec(week: str, path: Path = SPECS) -> dict:
 
 
 def grade_week(
-    root: Path, week: str, workers: int = 1, profile: str = "smoke", names: dict[str, str] | None = None
+    root: Path,
+    week: str,
+    workers: int = 1,
+    profile: str = "smoke",
+    names: dict[str, str] | None = None,
+    cluster: str | None = None,
+    resume: bool = False,
+    task_timeout: float | None = None,
 ) -> list[StudentResult]:
-    """Grade every submitted student of `week`; write results, grades.csv and the summary."""
-    spec = load_spec(week)
+    """Grade every submitted student of `week`; write results, grades.csv and the summary.
+
+    Each student is one task (`grader.batch`), run here, on `workers` processes or on the Dask cluster
+    `cluster` ("tcp://host:8786" or "local:N"); all three run the same task, so they grade alike.
+    """
+    spec = load_spec(week, spec_file(root))
     students = sorted(p.name for p in (root / "submitted").iterdir() if (p / week).is_dir())
     cached_course(GRADING_COURSE, None, None)  # build the course once before the workers start
-    if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(grade_student, *zip(*[(root, week, s, spec, profile) for s in students])))
-    else:
-        results = [grade_student(root, week, s, spec, profile) for s in students]
+    results = batch.grade_students(root, week, spec, profile, students, workers, cluster, resume, task_timeout)
     write_outputs(root, week, results, names or {})
+    check_shared_runs(root, week, spec, results)
     return results
 
 

@@ -38,6 +38,7 @@ class RunEvidence:
     band: dict | None = None
     floor: dict | None = None
     measured: dict | None = None  # val/test metrics recomputed from the predictions
+    band_profile: str | None = None  # whose bands `band` comes from, where not the grading profile (full evidence)
 
     @property
     def scored(self) -> bool:

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 from nbconvert.preprocessors import Preprocessor
@@ -21,6 +22,7 @@ from traitlets import Bool
 
 from course.errors import MissingFileError
 from course.resources import data_path
+from grader.late import write_timestamp
 from notebooks.cells import is_test_cell
 
 SOURCE = data_path("assignments", "source")
@@ -48,16 +50,25 @@ class NbgraderError(RuntimeError):
 
 
 def write_config(root: Path, course_id: str = "cfpb113", cell_timeout_s: int = 300) -> Path:
-    """`nbgrader_config.py` for a course directory at `root` (exchange inside it, sqlite gradebook)."""
+    """`nbgrader_config.py` for a course directory at `root` (exchange inside it, sqlite gradebook).
+
+    It pins no path: the root is the folder the config file sits in, so a copied, moved or restored
+    course reads and writes only inside itself.
+    """
     root.mkdir(parents=True, exist_ok=True)
     path = root / "nbgrader_config.py"
     path.write_text(
+        "import os\n"
         "c = get_config()\n"
+        "root = os.path.dirname(os.path.abspath(__file__))  # the course folder, wherever it now is\n"
         f"c.CourseDirectory.course_id = {course_id!r}\n"
-        f"c.CourseDirectory.root = {str(root)!r}\n"
-        f"c.Exchange.root = {str(root / 'exchange')!r}\n"
+        "c.CourseDirectory.root = root\n"
+        "c.Exchange.root = os.path.join(root, 'exchange')\n"
         f"c.ExecutePreprocessor.timeout = {cell_timeout_s}\n"
         "c.ExecutePreprocessor.interrupt_on_timeout = True\n"
+        "# A submission's runs/ (the student's own full-profile records) stays out of the autograded copy:\n"
+        "# the grader reads it from submitted/, and the smoke re-run writes its own records there.\n"
+        "c.CourseDirectory.ignore = ['.ipynb_checkpoints', '*.pyc', '__pycache__', 'feedback', 'runs']\n"
         "# Feedback: hidden test regions removed, and failing test cells show their message, not a\n"
         "# traceback that would quote the hidden code.\n"
         "from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor\n"
@@ -107,18 +118,28 @@ def release(root: Path, week: str) -> Path:
     return root / "release" / week
 
 
-def submit(root: Path, week: str, student: str, notebooks: list[Path]) -> Path:
-    """Place a student's notebooks where nbgrader expects a collected submission."""
+def submit(
+    root: Path, week: str, student: str, notebooks: list[Path], runs: Path | None = None, when: datetime | None = None
+) -> Path:
+    """Place a student's notebooks (and their `runs/` folder of run records) where nbgrader expects a
+    collected submission, with the time it arrived (`timestamp.txt`, as nbgrader's collect writes it;
+    default now): the late rule reads it."""
     folder = root / "submitted" / student / week
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     for nb in notebooks:
         shutil.copy(nb, folder / nb.name)
+    if runs is not None and Path(runs).is_dir():
+        shutil.copytree(runs, folder / "runs")
+    write_timestamp(folder, when or datetime.now(timezone.utc))
     return folder
 
 
 MOODLE_ENTRY = re.compile(r"^(?P<name>[^/]+?)_(?P<id>\d+)_assignsubmission_file_/(?P<file>[^/]+\.ipynb)$")
+MOODLE_RUN_FILE = re.compile(
+    r"^(?P<name>[^/]+?)_(?P<id>\d+)_assignsubmission_file_/(?:runs/)?(?P<file>[A-Za-z0-9][\w.-]*\.(?:json|npz))$"
+)
 
 
 def import_moodle_zip(root: Path, week: str, zip_path: Path, notebook_names: list[str]) -> dict[str, str]:
@@ -126,12 +147,20 @@ def import_moodle_zip(root: Path, week: str, zip_path: Path, notebook_names: lis
 
     Moodle names each folder `<Full Name>_<participant id>_assignsubmission_file_`. Students are keyed by
     participant id (names are not unique and not filesystem-safe); a notebook uploaded under another name
-    is matched to the week's notebook when the student uploaded exactly one. Returns {student id: name}.
+    is matched to the week's notebook when the student uploaded exactly one. Run records the student
+    uploaded (`<run>.json`, `<run>.scores.npz`, loose or in a `runs/` folder) go to the submission's `runs/`.
+    The latest entry time of a student's notebooks (the zip's times, read as UTC) becomes the submission's
+    `timestamp.txt`. Returns {student id: name}.
     """
     students: dict[str, str] = {}
     with zipfile.ZipFile(zip_path) as archive:
         uploads: dict[str, list[zipfile.ZipInfo]] = {}
         for info in archive.infolist():
+            record = MOODLE_RUN_FILE.match(info.filename)
+            if record:
+                target = root / "submitted" / record["id"] / week / "runs" / record["file"]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(archive.read(info))
             match = MOODLE_ENTRY.match(info.filename)
             if match:
                 students[match["id"]] = match["name"]
@@ -144,6 +173,7 @@ def import_moodle_zip(root: Path, week: str, zip_path: Path, notebook_names: lis
                 if name not in notebook_names and len(infos) == 1 and len(notebook_names) == 1:
                     name = notebook_names[0]
                 (folder / name).write_bytes(archive.read(info))
+            write_timestamp(folder, max(datetime(*i.date_time, tzinfo=timezone.utc) for i in infos))
     return students
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from course.catalog import SYNTHETIC_SIZES, cached_course, synthetic_course
 from grader.grading import Grading, Stop, zero_checks
-from grader.layers import execution, records, scoring, submission
+from grader.layers import decisions, evidence, execution, records, scoring, submission
 from grader.results import StudentResult
 
 GRADING_COURSE = "synthetic-small"  # grading re-runs use the smoke profile's course
@@ -30,7 +30,10 @@ LAYERS: list[Layer] = [
     records.invariance,
     records.statistics,
     records.consistency,
+    evidence.full_evidence,
     scoring.scoring,
+    decisions.reviews,
+    decisions.late_penalty,
 ]
 
 

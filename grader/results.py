@@ -17,7 +17,7 @@ from course.errors import UserError
 from course.files import atomic_write
 from grader.findings import SEVERITIES, Finding
 
-INTEGRITY_LAYERS = ("static", "access-log", "invariance", "fixed-split")
+INTEGRITY_LAYERS = ("static", "access-log", "invariance", "fixed-split", "evidence")
 INTEGRITY = ("clean", "minor", "major", "critical")
 STATUSES = ("graded", "failed")
 
@@ -56,6 +56,7 @@ class StudentResult:
     status: str = "graded"  # graded | failed (a grader error, not the student's)
     error: str = ""
     integrity_override: str | None = None  # read back from a file: the integrity it states
+    submission_sha256: str = ""  # of the graded submission folder: `course grade --resume` skips it if unchanged
 
     @property
     def score(self) -> float:
@@ -94,6 +95,7 @@ class StudentResult:
                 "max_score": self.max_score,
                 "findings": [f.as_dict() for f in self.findings],
                 "metrics": self.metrics,
+                "submission_sha256": self.submission_sha256,
             },
         }
 
@@ -127,6 +129,8 @@ class StudentResult:
                         **{k: f[k] for k in ("layer", "rule", "severity", "message")},
                         cell=f.get("cell"),
                         line=f.get("line"),
+                        run=f.get("run"),
+                        notebook=f.get("notebook"),
                     )
                 )
             except (TypeError, KeyError, ValueError) as err:
@@ -148,6 +152,7 @@ class StudentResult:
             status=status,
             error=str(extra.get("error") or ""),
             integrity_override=integrity,
+            submission_sha256=str(extra.get("submission_sha256") or ""),
         )
 
     @classmethod

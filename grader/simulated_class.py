@@ -1,7 +1,8 @@
 """A simulated class for week 1, for the demo and the tests: one honest student and six others.
 
-Each student starts from the instructor's source notebook (solutions filled in) and changes the
-model cell the way a real student might. The cheaters find the synthetic course's raw test file on
+Each student submits both week-1 notebooks (`write_week1`). They start from the instructor's source
+notebooks (solutions filled in); the lab's model cell changes the way a real student might, the
+homework is solved as the instructor solved it. The cheaters find the synthetic course's raw test file on
 disk, as a student with the public hub dataset would find its test split.
 """
 
@@ -13,7 +14,7 @@ from pathlib import Path
 import nbformat
 
 from grader.nbgrader_course import SOURCE
-from notebooks.cells import grade_id
+from notebooks.cells import grade_id, without_hidden_tests
 
 FIND_TEST = """import glob, os
 import pandas as pd
@@ -83,8 +84,20 @@ model.fit(train_ds["text"], train_ds["label"])
 """,
 }
 STUDENTS = ("honest", *MODEL_CELLS, "corrupt")
-SOLUTION_MARK = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*\n?", re.MULTILINE)
-HIDDEN_TESTS = re.compile(r"^\s*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\s*\n?", re.MULTILINE | re.DOTALL)
+WEEK1 = ("week1_lab.ipynb", "week1_homework.ipynb")
+MEMOS = {
+    "week1_lab.ipynb": (
+        "### Audit\nThe top class holds about a quarter of train and most labels are rare.\n\n"
+        "### Baseline interpretation\nAccuracy is far above macro-F1: the rare classes score 0.\n"
+    ),
+    "week1_homework.ipynb": (
+        "### Fine-tuning results\nThe tiny model learns slowly; the best epoch was kept, chosen on val.\n\n"
+        "### Experiment log\n| run | lr |\n|---|---|\n| base | 1e-3 |\n| lr_x1.5 | 1.5e-3 |\n\n"
+        "### Risks\n- Rare classes: one risk is that they never get predicted.\n- Redactions hide amounts.\n"
+    ),
+}
+# `[ \t]*`, not `\s*`: the marker line alone, not the indentation of the line before it.
+SOLUTION_MARK = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
 
 
 def write_submission(student: str, out_dir: Path, week: str = "week1", notebook: str = "week1_lab.ipynb") -> Path:
@@ -96,7 +109,7 @@ def write_submission(student: str, out_dir: Path, week: str = "week1", notebook:
         return path
     nb = nbformat.read(SOURCE / week / notebook, as_version=4)
     for cell in nb.cells:
-        cell.source = SOLUTION_MARK.sub("", HIDDEN_TESTS.sub("", cell.source))  # as released, then solved
+        cell.source = SOLUTION_MARK.sub("", without_hidden_tests(cell.source))  # as released, then solved
         if grade_id(cell) == "tfidf" and student in MODEL_CELLS:
             body = (
                 MODEL_CELLS[student]
@@ -106,9 +119,11 @@ print(f"val accuracy {val_metrics['accuracy']:.4f}, macro-F1 {val_metrics['macro
             )
             cell.source = body
         if grade_id(cell) == "memo":
-            cell.source = (
-                "### Audit\nThe top class holds about a quarter of train and most labels are rare.\n\n"
-                "### Baseline interpretation\nAccuracy is far above macro-F1: the rare classes score 0.\n"
-            )
+            cell.source = MEMOS[notebook]
     nbformat.write(nb, path)
     return path
+
+
+def write_week1(student: str, out_dir: Path) -> list[Path]:
+    """Both notebooks `student` submits for week 1 (the lab as `write_submission` writes it, the homework)."""
+    return [write_submission(student, out_dir, "week1", notebook) for notebook in WEEK1]

@@ -129,7 +129,7 @@ def cmd_collect(args: argparse.Namespace) -> None:
 
     root = Path(args.course_dir).resolve()
     if args.moodle_zip:
-        spec = grade.load_spec(args.week)
+        spec = grade.load_spec(args.week, grade.spec_file(root))
         students = nbgrader_course.import_moodle_zip(
             root, args.week, existing(args.moodle_zip, "Moodle zip"), spec["notebooks"]
         )
@@ -141,13 +141,100 @@ def cmd_collect(args: argparse.Namespace) -> None:
 
 def cmd_grade(args: argparse.Namespace) -> None:
     from grader import grade
+    from grader.course_policy import load_policy
+    from grader.rubric_forms import read_forms
+    from grader.rubrics import load_rubric
 
     root = existing(args.course_dir, "course folder").resolve()
-    names_file = root / "students.json"
-    names = json.loads(names_file.read_text(encoding="utf-8")) if names_file.is_file() else {}
-    results = grade.grade_week(root, args.week, workers=args.workers, names=names)
+    load_policy(root)  # a bad course.yaml stops here, before any grading, naming the key
+    try:
+        results = grade.grade_week(
+            root,
+            args.week,
+            workers=args.workers,
+            names=_names(root),
+            cluster=args.cluster,
+            resume=args.resume,
+            task_timeout=args.task_timeout,
+        )
+    except KeyboardInterrupt:
+        raise UserError(
+            f"interrupted: the students graded so far are kept in {root / 'results' / args.week}; "
+            f"go on with `course grade {args.week} --resume`"
+        ) from None
     print(grade.format_table(results))
     print(f"results: {root / 'results' / args.week}")
+    forms = read_forms(root, args.week, load_rubric(int(args.week.removeprefix("week"))), {r.student for r in results})
+    print(f"memo rubric forms: {sum(f.complete for f in forms.values())} of {len(results)} scored")
+
+
+def _names(root: Path) -> dict[str, str]:
+    """{student id: real name} from the course folder's students.json ({} without one)."""
+    path = root / "students.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def cmd_rubric(args: argparse.Namespace) -> None:
+    from grader.rubric_forms import prepare_forms
+
+    root = existing(args.course_dir, "course folder").resolve()
+    written, kept = prepare_forms(root, args.week)
+    print(f"rubric forms in {root / 'rubric' / args.week}: {len(written)} written, {len(kept)} filled in and kept")
+
+
+def cmd_review(args: argparse.Namespace) -> None:
+    import getpass
+
+    from grader import reviews
+    from grader.gradebook import resettle_week
+
+    root = existing(args.course_dir, "course folder").resolve()
+    flags = reviews.week_flags(root, args.week)
+    chosen = args.confirm or args.dismiss
+    if chosen:
+        if not args.reason:
+            raise InputError("give --reason for the decision")
+        flag = reviews.find_flag(flags, chosen, args.week)
+        decision = "confirmed" if args.confirm else "dismissed"
+        made = reviews.record(root, args.week, flag, decision, args.reason, args.reviewer or getpass.getuser())
+        resettle_week(root, args.week, _names(root))
+        print(f"flag {made.flag} ({made.student}): {made.describe()}; {args.week}'s results updated")
+        return
+    print(reviews.format_flags(flags, reviews.read_decisions(root, args.week)))
+
+
+def cmd_rerun(args: argparse.Namespace) -> None:
+    from grader import rerun
+
+    root = existing(args.course_dir, "course folder").resolve()
+    cpu = args.device == "cpu"
+    entries = rerun.rerun_week(
+        root,
+        args.week,
+        profile=args.profile,
+        device=args.device,
+        cluster=args.cluster,
+        flagged=args.flagged,
+        sample=args.sample,
+        seed=args.seed,
+        env=rerun.CPU_CHECK_ENV if cpu else None,
+        bands_profile="smoke" if cpu else None,
+        task_timeout=args.task_timeout,
+    )
+    print(rerun.format_table(entries))
+    print(f"reruns: {root / 'results' / args.week / 'reruns.json'}")
+
+
+def cmd_gradebook(args: argparse.Namespace) -> None:
+    from grader import gradebook
+    from grader.course_policy import load_policy
+
+    root = existing(args.course_dir, "course folder").resolve()
+    policy = load_policy(root)
+    marks = gradebook.compute(root, policy)
+    out = gradebook.write_gradebook(root, marks, policy)
+    print(gradebook.format_marks(marks))
+    print(f"gradebook: {out / 'moodle.csv'}, {out / 'breakdown.csv'}, {out / 'breakdown.md'}")
 
 
 def cmd_feedback(args: argparse.Namespace) -> None:
@@ -236,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--notebook",
         help="a solution notebook (assignments/source/...): one band per run it records, named <week>/solution_<run>",
     )
-    p.add_argument("--profile", choices=["smoke", "full"], default="smoke")
+    p.add_argument("--profile", choices=["smoke", "full", "full-like"], default="smoke")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--out", help="folder for the runs (default reference_runs/<profile>/bands)")
     p.set_defaults(func=cmd_bands)
@@ -246,6 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("collect", "collect submissions (nbgrader exchange, or a Moodle zip)", cmd_collect),
         ("grade", "autograde, integrity layers and band scoring for every submission", cmd_grade),
         ("feedback", "nbgrader feedback pages for a graded week", cmd_feedback),
+        ("rubric", "memo rubric forms to fill in, one per student (rubric/<week>/<student>.yaml)", cmd_rubric),
+        ("review", "list a week's integrity flags, or --confirm / --dismiss one", cmd_review),
     ):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("week")
@@ -254,7 +343,32 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "collect":
             p.add_argument("--moodle-zip", help="Moodle's 'download all submissions' zip")
         if name == "grade":
-            p.add_argument("--workers", type=int, default=1)
+            p.add_argument("--workers", type=int, default=1, help="local worker processes (without --cluster)")
+            p.add_argument("--cluster", help="a Dask scheduler (tcp://host:8786), or local:N for N local workers")
+            p.add_argument("--resume", action="store_true", help="skip students graded from an unchanged submission")
+            p.add_argument("--task-timeout", type=float, help="seconds per student (default: from the week's spec)")
+        if name == "review":
+            decide = p.add_mutually_exclusive_group()
+            decide.add_argument("--confirm", metavar="FLAG_ID", help="the flag is a real breach: its points stay at 0")
+            decide.add_argument("--dismiss", metavar="FLAG_ID", help="the flag is not a breach: its points come back")
+            p.add_argument("--reason", help="why (recorded with the decision)")
+            p.add_argument("--reviewer", help="who decided (default: the login name)")
+
+    p = sub.add_parser("gradebook", help="the semester's final marks: Moodle worksheet and per-student breakdown")
+    p.add_argument("--course-dir", default="course_dir", help="the nbgrader course directory")
+    p.set_defaults(func=cmd_gradebook)
+
+    p = sub.add_parser("rerun", help="re-run full-evidence submissions on GPU workers; check they reproduce")
+    p.add_argument("week")
+    p.add_argument("--course-dir", default="course_dir", help="the nbgrader course directory")
+    p.add_argument("--profile", choices=["full", "full-like"], default="full", help="the records to re-run")
+    p.add_argument("--flagged", action="store_true", help="the runs with a statistics finding")
+    p.add_argument("--sample", type=float, help="a seeded random fraction of the other runs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cluster", help="a Dask scheduler with GPU workers (tcp://host:8786), or local:N")
+    p.add_argument("--device", choices=["cuda", "cpu"], default="cuda", help="cpu: a CPU check on the small course")
+    p.add_argument("--task-timeout", type=float, help="seconds per re-run (default 4 h on GPU)")
+    p.set_defaults(func=cmd_rerun)
 
     p = sub.add_parser("leaderboard", help="build the static leaderboard and feedback site")
     p.add_argument("action", choices=["build"])

@@ -36,6 +36,7 @@ class Row:
     latency_ms: float | None = None
     parameters: int | None = None
     band_distance: float | None = None
+    certificate: str = ""  # the smoke certificate of a full-evidence run; "" where the week grades in smoke
     source: str = ""
     student: str = field(default="", repr=False)  # never rendered on public pages
 
@@ -53,6 +54,7 @@ class Row:
             "latency_ms": _fmt(self.latency_ms, 3),
             "trainable_parameters": "" if self.parameters is None else self.parameters,
             "band_distance": _fmt(self.band_distance),
+            "certificate": self.certificate,
         }
 
 
@@ -116,6 +118,7 @@ def student_rows(week: Week, split: str, display: dict[str, str]) -> list[Row]:
                 latency_ms=run.latency_ms,
                 parameters=run.trainable_parameters,
                 band_distance=run.band_distance(split),
+                certificate=run.certificate,
                 student=student,
             )
         )

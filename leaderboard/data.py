@@ -18,7 +18,8 @@ Inputs, as `course grade` leaves them in a course folder:
       words_per_page: 500                  # memo length estimate
       rubrics_dir: rubrics                 # memo rubrics (week<N>.yaml), relative to the course folder;
                                            # default: the course's own assignments/rubrics
-      labels: labels.json                  # class names (JSON list), relative to the course folder
+      labels: labels.json                  # class names (JSON list), relative to the course folder; default:
+                                           # the course contract's labels (the grading course's for smoke)
       reference_rows:                      # extra reference rows, e.g. published numbers with a latency
         - {week: week1, name: "ModernBERT fp16 (T4)", macro_f1: 0.2085, accuracy: 0.5659, latency_ms: 2.31}
       reference_per_class:                 # a reference run's per-class val F1 for the feedback plots
@@ -41,7 +42,11 @@ from pathlib import Path
 
 import yaml
 
+from course.catalog import config_for
+from course.contract import load_contract
+from course.errors import UserError
 from grader.findings import Finding
+from grader.pipeline import GRADING_COURSE
 from grader.results import Check, ResultsError, StudentResult
 from leaderboard import pseudonyms
 
@@ -71,6 +76,7 @@ class Run:
     latency_ms: float | None
     trainable_parameters: int | None
     band: dict | None
+    certificate: str = ""  # full evidence: the smoke re-run's verdict (passed | failed | not run); "" for smoke runs
     _per_class: dict = field(default_factory=dict, repr=False, compare=False)
 
     def metric(self, split: str, key: str) -> float | None:
@@ -191,6 +197,7 @@ def load_config(course_dir: Path) -> SiteConfig:
             cfg.labels = [str(x) for x in json.loads((course_dir / str(raw["labels"])).read_text(encoding="utf-8"))]
         except (OSError, ValueError, TypeError) as err:
             cfg.problems.append(f"labels file ignored: {err}")
+    cfg.labels = cfg.labels or contract_labels(cfg.profile, cfg.problems)
     for week, entry in (raw.get("reference_per_class") or {}).items():
         try:
             cfg.reference_per_class[str(week)] = _reference_per_class(course_dir, entry)
@@ -198,6 +205,20 @@ def load_config(course_dir: Path) -> SiteConfig:
             cfg.problems.append(f"reference_per_class for {week} ignored: {err}")
     cfg.salt = pseudonyms.course_salt(course_dir, raw.get("salt"))
     return cfg
+
+
+def contract_labels(profile: str, problems: list[str]) -> list[str]:
+    """The class names of the course contract the profile's runs are graded on (feedback names classes by
+    them, not by number); none, with a problem noted, when that contract is not available here."""
+    if profile != "smoke" and not os.environ.get("COURSE_CONTRACT_DIR"):
+        return []  # the real contract only from a local folder: a site build never downloads
+    try:
+        if profile == "smoke":
+            return list(load_contract(config_for(GRADING_COURSE), None).labels)
+        return list(load_contract(config_for("real"), os.environ["COURSE_CONTRACT_DIR"]).labels)
+    except (UserError, OSError) as err:
+        problems.append(f"class names unavailable ({err}); feedback shows class numbers")
+        return []
 
 
 def _reference_per_class(course_dir: Path, entry) -> dict:
@@ -237,6 +258,7 @@ def _runs(metrics: dict[str, dict]) -> list[Run]:
             _finite(m.get("latency_ms")),
             None if params[name] is None else int(params[name]),
             mapping(m.get("band")) or None,
+            str(m.get("certificate") or "") if m.get("evidence") == "full" else "",
         )
         for name, m in metrics.items()
     ]

@@ -56,6 +56,7 @@ LEADERBOARD_COLUMNS = [
     "latency_ms",
     "trainable_parameters",
     "band_distance",
+    "certificate",
 ]
 
 

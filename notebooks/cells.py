@@ -6,6 +6,7 @@ graded answer (the memo)? A cell without metadata, or with `nbgrader: null`, is 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 
@@ -39,3 +40,15 @@ def grade_id(cell: Mapping) -> str | None:
 
 def points(cell: Mapping) -> float:
     return float(nbgrader_meta(cell).get("points", 0) or 0)
+
+
+HIDDEN_TESTS = re.compile(r"^\s*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\s*\n?", re.MULTILINE | re.DOTALL)
+
+
+def without_hidden_tests(source: str) -> str:
+    """A cell's source as nbgrader releases it: hidden test regions removed.
+
+    >>> without_hidden_tests("check(x)\\n### BEGIN HIDDEN TESTS\\nsecret(x)\\n### END HIDDEN TESTS\\n")
+    'check(x)\\n'
+    """
+    return HIDDEN_TESTS.sub("", source)

@@ -14,15 +14,17 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import nbformat
 import numpy as np
 import pandas as pd
 
-from course import api
+from course import api, metrics
 from course import bands as bands_mod
 from course.bands import Band
 from course.errors import InputError
 from course.profiles import from_env
 from course.runrecord import read_record
+from notebooks.cells import without_hidden_tests
 from reference_solutions import analysis, runners, summaries
 from reference_solutions.baselines import run_baseline
 from reference_solutions.engine import TrainConfig, train
@@ -264,7 +266,9 @@ def run_notebook_bands(
 
     notebook, out_dir = Path(notebook), Path(out_dir)
     week = notebook.name.split("_")[0]
+    notebook = _without_hidden_tests(notebook, out_dir / "source" / notebook.name)
     values: dict[str, list[dict]] = {}
+    tests: dict[str, list[list[int]]] = {}
     first: dict[str, dict] = {}
     for seed in SEEDS[:seeds]:
         workdir = out_dir / f"{notebook.stem}_s{seed}"
@@ -286,14 +290,38 @@ def run_notebook_bands(
         for path in sorted((workdir / "runs").glob("*.json")):
             record = read_record(path)
             values.setdefault(record["run"], []).append(record["metrics"]["val"])
+            tests.setdefault(record["run"], []).append(record["predictions"]["test"]["labels"])
             first.setdefault(record["run"], record)
     if not values:
         raise RuntimeError(f"{notebook} wrote no run record")
     command = f"`course bands --notebook {notebook.name} --profile {profile}`"
     with api.configured(**profile_knobs(profile, out_dir)):  # the profile's course, for the bootstrap
-        return {
-            run: _write_val_bands(
-                profile, week, f"solution_{run}", vals, first[run], f"{len(vals)} seed(s) of {command}"
-            )
-            for run, vals in values.items()
-        }
+        written = {}
+        for run, vals in values.items():
+            source = f"{len(vals)} seed(s) of {command}"
+            written[run] = _write_val_bands(profile, week, f"solution_{run}", vals, first[run], source)
+            if len(vals) > 1:
+                written[run]["test"] = _write_agreement_band(profile, week, f"solution_{run}", written[run], tests[run], source)
+        return written
+
+
+def _without_hidden_tests(notebook: Path, copy: Path) -> Path:
+    """The solution as released (hidden checks removed): a band measures the solution's numbers, and
+    the hidden checks look up the very band being made (they run on the solution in tests/)."""
+    nb = nbformat.read(notebook, as_version=4)
+    for cell in nb.cells:
+        cell.source = without_hidden_tests(cell.source)
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, copy)
+    return copy
+
+
+def _write_agreement_band(
+    profile: str, week: str, name: str, split_bands: dict, tests: list[list[int]], source: str
+) -> dict[str, Band]:
+    """How often independently seeded runs agree on test: the band a shared run stands out against."""
+    agree = metrics.agreement_matrix(np.asarray(tests))
+    pairs = agree[np.triu_indices(len(tests), k=1)]
+    test_bands = {"agreement": Band.from_values(pairs.tolist(), 0.0, f"test agreement between {source}")}
+    bands_mod.write_band(profile, week, name, {**split_bands, "test": test_bands})
+    return test_bands

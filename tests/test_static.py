@@ -51,6 +51,7 @@ def test_rule_ids_and_severities():
         "train-on-val": "major",
         "final-eval-in-loop": "major",
         "final-eval-before-training-ends": "major",
+        "reference-solutions": "major",
         "label-encoder-all": "minor",
         "final-eval-repeated": "minor",
         "syntax-error": "info",
@@ -70,6 +71,8 @@ def test_finding_where_and_dict():
         "message": "m",
         "cell": 4,
         "line": 2,
+        "run": None,
+        "notebook": None,
     }
     assert SEVERITIES == ("critical", "major", "minor", "info")
     with pytest.raises(ValueError):

@@ -28,6 +28,7 @@ LEAKS = {
     "train-on-val": [("fit-on-eval", 2, 1), ("train-on-val", 2, 2)],
     "final-eval-in-loop": [("final-eval-in-loop", 4, 2)],
     "final-eval-before-training-ends": [("final-eval-before-training-ends", 5, 1)],
+    "reference-solutions": [("reference-solutions", 2, 1), ("reference-solutions", 2, 3)],
     "label-encoder-all": [("label-encoder-all", 2, 4)],
     "final-eval-repeated": [("final-eval-repeated", 5, 2)],
     "syntax-error": [("syntax-error", 2, 1)],

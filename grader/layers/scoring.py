@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from grader.findings import Finding
 from grader.grading import Grading, RunEvidence
 from grader.results import Check
 
-SCORED_INTEGRITY_LAYERS = ("static", "access-log", "invariance")
+SCORED_INTEGRITY_LAYERS = ("static", "access-log", "invariance", "evidence")
 
 
 def metric_points(value: float, floor: float, lower: float, points: float) -> float:
@@ -31,6 +32,7 @@ def metric_check(e: RunEvidence, profile: str) -> Check:
     name, points = f"{e.name}: val macro-F1", e.spec["points"]
     if not e.check.usable:
         return Check(name, 0.0, points, "no usable run record")
+    profile = e.band_profile or profile
     if e.band is None:
         return Check(name, 0.0, points, f"no {profile} band for {e.spec['band']}: ask the instructor")
     value = e.measured["val"]["macro_f1"]
@@ -39,9 +41,16 @@ def metric_check(e: RunEvidence, profile: str) -> Check:
         name,
         metric_points(value, low, e.band["lower"], points),
         points,
-        f"val macro-F1 {value:.4f}; 0 points at the floor {low:.4f}, full points at the band's "
-        f"lower edge {e.band['lower']:.4f}",
+        f"{'your full run: ' if e.band_profile else ''}val macro-F1 {value:.4f}; 0 points at the floor {low:.4f}, "
+        f"full points at the {profile} band's lower edge {e.band['lower']:.4f}",
     )
+
+
+def integrity_points(findings: list[Finding], points: float) -> float:
+    """0 with a critical finding of an integrity layer, half with a major one (a review that dismisses a
+    finding recomputes this without it)."""
+    severities = {f.severity for f in findings if f.layer in SCORED_INTEGRITY_LAYERS}
+    return 0.0 if "critical" in severities else points / 2 if "major" in severities else points
 
 
 def scoring(g: Grading) -> None:
@@ -49,10 +58,7 @@ def scoring(g: Grading) -> None:
     result.checks += [metric_check(e, g.profile) for e in g.runs.values() if e.scored]
     fixed_ok = not any(f.severity in ("critical", "major") for e in g.runs.values() for f in e.check.findings)
     consistency_ok = not any(f.layer == "consistency" for f in result.findings)
-    severities = {f.severity for f in result.findings if f.layer in SCORED_INTEGRITY_LAYERS}
-    integrity = (
-        0.0 if "critical" in severities else checks["integrity"] / 2 if "major" in severities else checks["integrity"]
-    )
+    integrity = integrity_points(result.findings, checks["integrity"])
     result.checks.append(
         Check(
             "fixed split",

@@ -11,6 +11,7 @@ from grader.static.rules.evaluation import EvalOnTest
 from grader.static.rules.final import FinalEvalBeforeTrainingEnds, FinalEvalInLoop, FinalEvalRepeated
 from grader.static.rules.hub import HubDataset
 from grader.static.rules.internal import InternalAccess
+from grader.static.rules.reference import ReferenceSolutions
 from grader.static.rules.resplit import Resplit
 from grader.static.rules.selection import SelectOnTest
 from grader.static.rules.syntax import Unreadable
@@ -28,7 +29,8 @@ ALL: list[type[Rule]] = [
     FitOnEval,
     TrainOnVal,
     FinalEvalInLoop,
-    FinalEvalBeforeTrainingEnds,  # major
+    FinalEvalBeforeTrainingEnds,
+    ReferenceSolutions,  # major
     LabelEncoderAll,
     FinalEvalRepeated,  # minor
     Unreadable,  # info

@@ -24,9 +24,9 @@ from grader import artifacts, grade, nbgrader_course, simulated_class
 def make_course(root: Path, n: int) -> Path:
     nbgrader_course.init_course(root, ["week1"])
     nbgrader_course.release(root, "week1")
-    notebook = simulated_class.write_submission("honest", root / "incoming")
+    notebooks = simulated_class.write_week1("honest", root / "incoming")
     for i in range(n):
-        nbgrader_course.submit(root, "week1", f"s{i:03d}", [notebook])
+        nbgrader_course.submit(root, "week1", f"s{i:03d}", notebooks)
     return root
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from notebooks import sandbox
+from notebooks import isolation, sandbox
 
 
 def plain(path: Path) -> float:
@@ -39,7 +39,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    modes = ["netns", "socket-guard"] if sandbox._netns_prefix() else ["socket-guard"]
+    modes = ["netns", "socket-guard"] if isolation.netns_prefix() else ["socket-guard"]
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "trivial.ipynb"
         nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('hi')")]), path)

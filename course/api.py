@@ -190,15 +190,23 @@ def final_evaluation(predict: Callable[[list[str]], object], run: str, extra: di
         try:
             old = runrecord.read_record(path)
             previous = old.get("previous_calls", []) + [
-                {"created": old.get("created"), "val_macro_f1": old["metrics"]["val"]["macro_f1"]}
+                {
+                    "created": old.get("created"),
+                    "val_macro_f1": old["metrics"]["val"]["macro_f1"],
+                    "predictions_sha256": runrecord.predictions_digest(old["predictions"]),
+                }
             ]
         except (runrecord.RecordError, KeyError, TypeError):
             previous = [{"created": None, "val_macro_f1": None, "note": "unreadable earlier record"}]
+    predictions = {
+        split: {"ids": frames[split]["id"].tolist(), "labels": outputs[split][0].tolist()} for split in frames
+    }
     record = {
         "schema": runrecord.SCHEMA,
         "run": run,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "calls": len(previous) + 1,
+        "predictions_sha256": runrecord.predictions_digest(predictions),
         "previous_calls": previous,
         "course": {
             "name": data.config.name,
@@ -206,9 +214,7 @@ def final_evaluation(predict: Callable[[list[str]], object], run: str, extra: di
             "contract_sha256": data.config.sha256["label_list.json"],
         },
         "fingerprints": _fingerprints(st),
-        "predictions": {
-            split: {"ids": frames[split]["id"].tolist(), "labels": outputs[split][0].tolist()} for split in frames
-        },
+        "predictions": predictions,
         "metrics": {split: {k: v for k, v in m.items() if k != "per_class"} for split, m in shown.items()},
         "settings": settings.as_dict(),
         "timings": {

@@ -85,3 +85,9 @@ def environment() -> dict:
     if torch is not None and torch.cuda.is_available():
         env["gpu"] = torch.cuda.get_device_name(0)
     return env
+
+
+def predictions_digest(predictions: dict) -> str:
+    """sha256 of a record's val and test predictions: a repeated final_evaluation that changed them shows."""
+    text = json.dumps({s: predictions[s] for s in sorted(predictions)}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -302,6 +302,21 @@ def generate_raw(
 # ----------------------------------------------------------------------------- contract
 
 
+def fresh_sample(plan: LabelPlan, course_seed: int, n: int, sample_seed: int) -> tuple[np.ndarray, list[str]]:
+    """`n` new examples from the distribution of the course generated with `course_seed`: the same
+    class vocabularies and prior, rows drawn with `sample_seed`. Returns (kept-label index, text).
+
+    What grading swaps in for the test texts: a model that generalises scores on them as on val and
+    test, and no answer key for them exists outside the grader (the sample seed is secret).
+    """
+    rng = np.random.default_rng(course_seed)
+    vocab = _vocabulary(plan.kept + plan.dropped, rng)  # the course's draws, in generate_raw's order
+    prior = _prior(vocab.family[: len(plan.kept)], rng)
+    rng = np.random.default_rng(sample_seed)
+    y = rng.choice(len(plan.kept), size=n, p=prior)
+    return y, _texts(_siblings(y, prior, vocab.family, rng), vocab, rng)
+
+
 def make_contract(
     plan: LabelPlan, raw_train: pd.DataFrame, seed: int = 0, val_fraction: float = 0.1
 ) -> dict[str, object]:

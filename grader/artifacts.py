@@ -162,7 +162,20 @@ def access_log_findings(record: dict) -> list[Finding]:
             )
         )
     calls = record.get("calls", 1)
-    if isinstance(calls, int) and calls > 1:
+    earlier = {c.get("predictions_sha256") for c in record.get("previous_calls", []) if isinstance(c, dict)}
+    current = record.get("predictions_sha256")
+    if isinstance(calls, int) and calls > 1 and current and earlier - {None, current}:
+        found.append(
+            Finding(
+                "access-log",
+                "final-eval-changed",
+                "critical",
+                f"final_evaluation ran {calls} times for run {record.get('run')!r} and its predictions changed "
+                f"between calls: what it saw of test in one call steered the next (keeping the better of "
+                f"several evaluations, or training on the texts it was given)",
+            )
+        )
+    elif isinstance(calls, int) and calls > 1:
         found.append(
             Finding(
                 "access-log",
@@ -176,7 +189,8 @@ def access_log_findings(record: dict) -> list[Finding]:
 
 
 def statistics_findings(data: CourseData, check: RecordCheck, band: dict | None) -> tuple[dict, list[Finding]]:
-    """Val and test metrics recomputed from the predictions; flags for review (severity info)."""
+    """Val and test metrics recomputed from the predictions, and flags for review (severity major: a
+    flagged submission is off the boards' ranks until the instructor decides, and costs no points)."""
     num_labels = len(data.contract.labels)
     truth = {s: data.splits[s]["label"].to_numpy() for s in ("val", "test")}
     measured = {
@@ -185,17 +199,19 @@ def statistics_findings(data: CourseData, check: RecordCheck, band: dict | None)
     for m in measured.values():
         m["per_class_f1"] = [round(c["f1"], 4) for c in m.pop("per_class")]
     found = []
-    val_ci = metrics.bootstrap_ci(
-        metrics.macro_f1, truth["val"], check.predictions["val"], num_labels, n_boot=300, seed=0
+    val_ci, test_ci = (
+        metrics.bootstrap_ci(metrics.macro_f1, truth[s], check.predictions[s], num_labels, n_boot=300, seed=0)
+        for s in ("val", "test")
     )
-    if measured["test"]["macro_f1"] > val_ci["high"]:
+    if test_ci["low"] > val_ci["high"]:  # both intervals carry the same low bias of a resampled macro-F1
         found.append(
             Finding(
                 "statistics",
                 "test-above-val",
-                "info",
-                f"test macro-F1 {measured['test']['macro_f1']:.4f} is above the run's own val 95% "
-                f"interval [{val_ci['low']:.4f}, {val_ci['high']:.4f}]: review",
+                "major",
+                f"test macro-F1 {measured['test']['macro_f1']:.4f} (95% interval [{test_ci['low']:.4f}, "
+                f"{test_ci['high']:.4f}]) is beyond the run's own val interval [{val_ci['low']:.4f}, "
+                f"{val_ci['high']:.4f}]: review",
             )
         )
     if band is not None and measured["val"]["macro_f1"] > band["upper"]:
@@ -203,7 +219,7 @@ def statistics_findings(data: CourseData, check: RecordCheck, band: dict | None)
             Finding(
                 "statistics",
                 "above-band",
-                "info",
+                "major",
                 f"val macro-F1 {measured['val']['macro_f1']:.4f} is above the reference band's upper "
                 f"edge {band['upper']:.4f}: review, not rewarded",
             )

@@ -22,6 +22,8 @@ class Finding:
     message: str
     cell: int | None = None
     line: int | None = None
+    run: str | None = None  # the graded run it concerns (record layers), when known
+    notebook: str | None = None  # the notebook it was found in (static layer); affects the runs it writes
 
     def __post_init__(self):
         if self.severity not in SEVERITIES:

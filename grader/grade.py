@@ -22,8 +22,13 @@ from grader.layers.evidence import full_course
 from grader.pipeline import GRADING_COURSE
 from grader.results import StudentResult
 from grader.shared_runs import shared_runs
+from notebooks import isolation
 
 SPECS = data_path("assignments", "grading.yaml")
+
+
+class SandboxRefused(UserError):
+    """This machine cannot seal the sandbox, and weaker isolation was not allowed."""
 
 
 class SpecError(UserError, ValueError):
@@ -60,13 +65,22 @@ def grade_week(
     cluster: str | None = None,
     resume: bool = False,
     task_timeout: float | None = None,
+    allow_weak_sandbox: bool = False,
 ) -> list[StudentResult]:
     """Grade every submitted student of `week`; write results, grades.csv and the summary.
 
     Each student is one task (`grader.batch`), run here, on `workers` processes or on the Dask cluster
     `cluster` ("tcp://host:8786" or "local:N"); all three run the same task, so they grade alike.
+    Student code runs only in the sealed sandbox; where it cannot be had, grading refuses unless
+    `allow_weak_sandbox`, and then every result says which weaker isolation ran.
     """
-    spec = load_spec(week, spec_file(root))
+    if not allow_weak_sandbox and not isolation.sealed_available():
+        raise SandboxRefused(
+            "course grade runs student code only in a sealed sandbox, which needs bubblewrap "
+            "(apt-get install bubblewrap) and permission to create namespaces; pass --allow-weak-sandbox "
+            "to grade with weaker isolation (every result will say so)"
+        )
+    spec = {**load_spec(week, spec_file(root)), "isolation": "auto" if allow_weak_sandbox else "sealed"}
     students = sorted(p.name for p in (root / "submitted").iterdir() if (p / week).is_dir())
     cached_course(GRADING_COURSE, None, None)  # build the course once before the workers start
     results = batch.grade_students(root, week, spec, profile, students, workers, cluster, resume, task_timeout)

@@ -14,6 +14,7 @@ from pathlib import Path
 import nbformat
 
 from course.catalog import CourseData
+from grader import perturb
 from grader.artifacts import RecordCheck
 from grader.findings import Finding
 from grader.results import Check, StudentResult
@@ -60,6 +61,7 @@ class Grading:
     result: StudentResult
     env: dict[str, str] = field(default_factory=dict)  # what every re-execution of the notebook sees
     replaced_runs: dict[str, Path] = field(default_factory=dict)  # run -> record from the replaced-texts re-run
+    replaced_truth: dict[str, int] = field(default_factory=dict)  # test id -> label of its replacement text
     runs: dict[str, RunEvidence] = field(default_factory=dict)
     autograde_note: str = "not graded by nbgrader"  # why a test cell has no score, when it has none
 
@@ -72,8 +74,17 @@ class Grading:
         return self.root / "autograded" / self.student / self.week
 
     @property
+    def isolation(self) -> str:
+        """The sandbox the student's code runs in: sealed, unless the instructor allowed weaker ("auto")."""
+        return self.spec.get("isolation", "sealed")
+
+    @property
     def scratch(self) -> Path:
         return self.root / "grading" / self.week / self.student
+
+    def seed(self, variant: str, index: int = 0) -> int:
+        """A secret, per-run seed for a perturbed copy (`grader.perturb`): nothing a student can regenerate."""
+        return perturb.run_seed(perturb.course_salt(self.root), self.student, self.week, variant, index)
 
     def add(self, findings: list[Finding]) -> None:
         self.result.findings += findings

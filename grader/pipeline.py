@@ -14,7 +14,7 @@ from pathlib import Path
 
 from course.catalog import SYNTHETIC_SIZES, cached_course, synthetic_course
 from grader.grading import Grading, Stop, zero_checks
-from grader.layers import decisions, evidence, execution, records, scoring, submission
+from grader.layers import decisions, evidence, execution, lookup, records, scoring, submission
 from grader.results import StudentResult
 
 GRADING_COURSE = "synthetic-small"  # grading re-runs use the smoke profile's course
@@ -28,6 +28,8 @@ LAYERS: list[Layer] = [
     records.fixed_split,
     records.access_log,
     records.invariance,
+    lookup.confirm_invariance,
+    lookup.test_side,
     records.statistics,
     records.consistency,
     evidence.full_evidence,

@@ -77,6 +77,13 @@ class StudentResult:
         found = {f.severity for f in self.findings if f.layer in INTEGRITY_LAYERS}
         return next((s for s in SEVERITIES[:3] if s in found), "clean")
 
+    @property
+    def under_review(self) -> bool:
+        """Off the boards' ranks until the instructor decides: a major or critical integrity finding, or a
+        statistics flag for review (test far above val, val above the band). Review flags cost no points."""
+        review = any(f.layer == "statistics" and f.severity in ("critical", "major") for f in self.findings)
+        return review or self.integrity() in ("major", "critical")
+
     def as_results_json(self) -> dict:
         """Gradescope's results.json schema (score, output, tests) plus our findings and metrics."""
         lines = [f"Integrity: {self.integrity()}"] + [
@@ -92,6 +99,7 @@ class StudentResult:
                 "status": self.status,
                 "error": self.error,
                 "integrity": self.integrity(),
+                "under_review": self.under_review,
                 "max_score": self.max_score,
                 "findings": [f.as_dict() for f in self.findings],
                 "metrics": self.metrics,

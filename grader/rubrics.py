@@ -38,6 +38,7 @@ CRITERION_KEYS = {"name", "points", "excellent", "evidence", "keywords"}
 EVIDENCE_KEYS = {"id", "criterion", "description", "kind", "patterns", "match", "min_numbers", "min_distinct"}
 LENGTH_KEYS = {"min_words", "max_words", "excludes", "assumption"}
 KINDS = ("mention", "number", "table")
+BANDS = ("excellent", "satisfactory", "needs_improvement")
 MATCHES = ("any", "all")
 
 
@@ -78,6 +79,14 @@ class Rubric:
     source: str
     min_words: int
     max_words: int
+    bands: dict[float, dict[str, tuple[float, float]]] = field(default_factory=dict)  # points -> band -> range
+
+    def band_of(self, criterion: Criterion, points: float) -> str | None:
+        """The band ('excellent', 'satisfactory', 'needs_improvement') of `points` for this criterion's size:
+        the one with the highest lower edge at or below them (21.5 of 25 is Satisfactory); None without bands."""
+        ranges = self.bands.get(criterion.points, {})
+        reached = [(low, band) for band, (low, _) in ranges.items() if low <= points]
+        return max(reached)[1] if reached else None
 
 
 def rubrics_dir() -> Path:
@@ -169,7 +178,22 @@ class _Reader:
             str(source),
             int(self.number(length["min_words"], "length.min_words")),
             int(self.number(length["max_words"], "length.max_words")),
+            self.bands(data.get("bands")),
         )
+
+    def bands(self, raw) -> dict[float, dict[str, tuple[float, float]]]:
+        """Section size -> {excellent, satisfactory, needs_improvement: (low, high)}, inclusive."""
+        out = {}
+        for size, ranges in (raw or {}).items():
+            ranges = self.mapping(ranges, f"bands.{size}", set(BANDS), BANDS)
+            out[float(self.number(size, f"bands.{size}"))] = {
+                band: (
+                    float(self.number(ranges[band][0], f"bands.{size}.{band}[0]")),
+                    float(self.number(ranges[band][1], f"bands.{size}.{band}[1]")),
+                )
+                for band in BANDS
+            }
+        return out
 
     def criterion(self, raw, key: str, declared: dict[str, Evidence]) -> Criterion:
         raw = self.mapping(raw, key, CRITERION_KEYS, ("name", "points"))

@@ -112,10 +112,10 @@ def submit_class(root: Path, work: Path) -> dict[str, Path]:
     return {s: nbgrader_course.submit(root, WEEK, s, [nb], runs) for s, (nb, runs) in hand_ins.items()}
 
 
-def grade_full_class(root: Path, work: Path, workers: int = 2) -> list:
+def grade_full_class(root: Path, work: Path, workers: int = 2, allow_weak_sandbox: bool = False) -> list:
     """A course folder graded on full evidence: release week 1, hand in the class, `course grade`."""
     nbgrader_course.init_course(root, [WEEK])
     nbgrader_course.release(root, WEEK)
     (root / "grading.yaml").write_text(yaml.safe_dump({WEEK: SPEC}, sort_keys=False), encoding="utf-8")
     submit_class(root, work)
-    return grade.grade_week(root, WEEK, workers=workers)
+    return grade.grade_week(root, WEEK, workers=workers, allow_weak_sandbox=allow_weak_sandbox)

@@ -156,6 +156,7 @@ def cmd_grade(args: argparse.Namespace) -> None:
             cluster=args.cluster,
             resume=args.resume,
             task_timeout=args.task_timeout,
+            allow_weak_sandbox=args.allow_weak_sandbox,
         )
     except KeyboardInterrupt:
         raise UserError(
@@ -347,6 +348,12 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--cluster", help="a Dask scheduler (tcp://host:8786), or local:N for N local workers")
             p.add_argument("--resume", action="store_true", help="skip students graded from an unchanged submission")
             p.add_argument("--task-timeout", type=float, help="seconds per student (default: from the week's spec)")
+            p.add_argument(
+                "--allow-weak-sandbox",
+                action="store_true",
+                help="grade where bubblewrap cannot seal the sandbox (network namespace or socket guard only); "
+                "every result says so",
+            )
         if name == "review":
             decide = p.add_mutually_exclusive_group()
             decide.add_argument("--confirm", metavar="FLAG_ID", help="the flag is a real breach: its points stay at 0")

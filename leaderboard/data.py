@@ -121,6 +121,7 @@ class Submission:
     status: str = "failed"
     error: str = ""
     integrity: str = "clean"
+    review: bool = False  # a statistics flag awaiting the instructor (off the ranks, no points lost)
     tests: list[Check] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     runs: list[Run] = field(default_factory=list)
@@ -129,12 +130,12 @@ class Submission:
 
     @property
     def valid(self) -> bool:
-        """Counts on the boards: graded, and integrity clean or minor."""
-        return self.status == "graded" and self.integrity in VALID_INTEGRITY
+        """Counts on the boards: graded, integrity clean or minor, and no flag awaiting review."""
+        return self.status == "graded" and self.integrity in VALID_INTEGRITY and not self.review
 
     @property
     def flagged(self) -> bool:
-        return self.status == "graded" and self.integrity in FLAGGED_INTEGRITY
+        return self.status == "graded" and (self.integrity in FLAGGED_INTEGRITY or self.review)
 
     @property
     def measured(self) -> dict[str, dict]:
@@ -281,7 +282,7 @@ def read_submission(path: Path, student: str, week: str, attempt: str = "") -> S
     sub.raw, sub.text = raw, text
     sub.score, sub.max_score = result.score, result.max_score
     sub.status, sub.error, sub.integrity = result.status, result.error, result.integrity()
-    sub.tests, sub.findings = result.checks, result.findings
+    sub.tests, sub.findings, sub.review = result.checks, result.findings, result.under_review
     sub.runs = _runs(result.metrics)
     return sub
 

@@ -44,10 +44,11 @@ from pathlib import Path
 from jinja2 import Environment
 
 from course import bands as bands_module
-from grader import memo
+from grader import memo, reviews
 from grader.rubrics import Rubric, load_rubric
 from leaderboard import boards, exports, plots, pseudonyms
 from leaderboard.data import Run, SiteConfig, Submission, Week, load_config, load_names, load_weeks, memo_notebooks
+from leaderboard.decisions import memo_marks, week_decisions
 from leaderboard.render import environment
 
 PRIVATE_DIR = "instructor"
@@ -353,6 +354,7 @@ def _feedback_job(ctx: Ctx, week: Week, info: dict, rubric: Rubric) -> tuple[lis
     candidates = [] if configured else _reference_candidates(week)
     rank_of = {r.student: r for r in info["public"]}
     gradescope = ctx.out / PRIVATE_DIR / "exports" / "gradescope" / week.name
+    decisions, review_problems = week_decisions(ctx.course_dir, week.name)
     students = []
     for student, subs in week.submissions.items():
         sub = _primary(subs)
@@ -368,6 +370,7 @@ def _feedback_job(ctx: Ctx, week: Week, info: dict, rubric: Rubric) -> tuple[lis
                 words_per_page=ctx.cfg.words_per_page,
                 problems=problems,
             )
+            marks, mark_problems = memo_marks(ctx.course_dir, week.name, student, rubric, set(week.submissions))
         if configured:
             reference = {"label": configured["name"], "per_class": configured["per_class_f1"], "tiers": None}
         else:
@@ -393,7 +396,10 @@ def _feedback_job(ctx: Ctx, week: Week, info: dict, rubric: Rubric) -> tuple[lis
                     subs=subs,
                     sub=sub,
                     run=run,
-                    found=[(s, f) for s in subs for f in s.findings],
+                    found=[(s, f, reviews.status(student, f, decisions)) for s in subs for f in s.findings],
+                    review_problems=review_problems,
+                    marks=marks,
+                    mark_problems=mark_problems,
                     per_class=_per_class(ctx, run, reference),
                     counted=chosen is not None,
                     revealed=info["revealed"],

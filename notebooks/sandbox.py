@@ -29,7 +29,6 @@ that mode a notebook that kills the child can leave detached processes running.
 from __future__ import annotations
 
 import ctypes
-import functools
 import json
 import os
 import re
@@ -48,10 +47,11 @@ from typing import TYPE_CHECKING
 
 import psutil
 
+from notebooks.isolation import PROJECT_ROOT, choose_isolation, netns_prefix, sealed_prefix
+
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 GUARD_SOURCE = Path(__file__).with_name("kernel_guard.py")
 GRACE_S = 5.0  # the child stops itself at timeout_s; the parent's kill is the backstop for a stuck child
 STDERR_TAIL = 4000  # characters of the child's (and kernel's) stderr kept for a verdict
@@ -99,18 +99,23 @@ def execute_notebook(
     copy_files: Sequence[Path] = (),
     kernel_name: str = "python3",
     isolation: str = "auto",
+    readable: Sequence[Path] = (),
+    allow_errors: bool = False,
 ) -> ExecResult:
     """Run `notebook` from a scratch copy in `workdir` (created; must be new or empty) and report how it ended.
 
     Never raises for a bad notebook: every failure of the submission is an ExecResult. It raises for the
     caller's mistakes only (a non-empty workdir, a missing copy_files entry, an unknown isolation).
     `env` adds to (and overrides) the kernel's defaults: HOME in workdir, HF_HUB_OFFLINE=1, MPLBACKEND=Agg,
-    OMP_NUM_THREADS=1. `memory_mb` <= 0 sets no memory limit. `isolation`: "auto" (netns where available,
-    else socket-guard), "netns" (required), or "socket-guard".
+    OMP_NUM_THREADS=1. `memory_mb` <= 0 sets no memory limit. `isolation`: "auto" (sealed where bubblewrap
+    works, else netns, else socket-guard), "sealed", "netns" (each required), or "socket-guard". In sealed
+    mode the notebook sees `workdir`, the `readable` paths (read-only: e.g. the perturbed course copy), the
+    system's and Python's own folders read-only, and nothing else. `allow_errors` runs every cell even
+    after one fails (autograding scores each test cell on its own).
     """
     started = time.monotonic()
-    prefix = _choose_isolation(isolation)
-    notebook, workdir = Path(notebook), Path(workdir)
+    mode = choose_isolation(isolation)
+    notebook, workdir = Path(notebook), Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     if any(workdir.iterdir()):
         raise ValueError(f"workdir {workdir} must be new or empty: the sandbox runs from a fresh copy")
@@ -127,9 +132,11 @@ def execute_notebook(
     copy = workdir / notebook.name
     (workdir / ".home").mkdir()
 
-    mode = "netns" if prefix else "socket-guard"
     output = workdir / f"{notebook.stem}.executed.ipynb"
     control = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))  # job, verdict and logs: not among the notebook's files
+    prefix = (
+        sealed_prefix([workdir, control], readable) if mode == "sealed" else netns_prefix() if mode == "netns" else ()
+    )
     try:
         job = {
             "notebook": str(copy),
@@ -142,11 +149,12 @@ def execute_notebook(
             "timeout_s": timeout_s - (time.monotonic() - started),
             "cell_timeout_s": cell_timeout_s,
             "memory_mb": memory_mb,
-            "netns": bool(prefix),
+            "netns": mode == "netns",  # a fresh namespace whose loopback the child brings up (bwrap does its own)
+            "allow_errors": allow_errors,
         }
         (control / "job.json").write_text(json.dumps(job))
         guard_dir = None
-        if not prefix:
+        if mode == "socket-guard":
             guard_dir = control / "guard"
             guard_dir.mkdir()
             shutil.copy(GUARD_SOURCE, guard_dir / "sitecustomize.py")
@@ -206,44 +214,6 @@ def notebook_problem(path: Path) -> str | None:
     except Exception as error:  # nbformat raises several unrelated types for a malformed notebook
         return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
     return None
-
-
-def _choose_isolation(isolation: str) -> tuple[str, ...]:
-    """The `unshare` prefix for netns, or () for the socket guard."""
-    if isolation not in ("auto", "netns", "socket-guard"):
-        raise ValueError(f"isolation must be 'auto', 'netns' or 'socket-guard', not {isolation!r}")
-    if isolation == "socket-guard":
-        return ()
-    prefix = _netns_prefix()
-    if isolation == "netns" and not prefix:
-        raise RuntimeError("network namespaces are not available here (unshare missing or not permitted)")
-    return prefix
-
-
-@functools.cache
-def _netns_prefix() -> tuple[str, ...]:
-    """An `unshare` command that gives the child new network, PID and mount namespaces, or () if none works.
-
-    Plain `unshare` needs root; `--user --map-root-user` lets an ordinary user do the same where user
-    namespaces are enabled. Probed once per process by bringing loopback up inside, as the child will.
-    """
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        return ()
-    for user in ((), ("--user", "--map-root-user")):
-        prefix = (unshare, *user, "--net", "--pid", "--mount-proc", "--fork", "--kill-child")
-        try:
-            probe = subprocess.run(
-                [*prefix, sys.executable, "-P", "-m", "notebooks.sandbox", "--probe"],
-                env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(PROJECT_ROOT)},
-                capture_output=True,
-                timeout=30,
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        if probe.returncode == 0:
-            return prefix
-    return ()
 
 
 def _kernel_env(workdir: Path, extra: dict[str, str], guard_dir: Path | None) -> dict[str, str]:
@@ -400,7 +370,7 @@ def _execute(job: dict, nb: NotebookNode) -> dict:
         nb,
         kernel_name=job["kernel_name"],
         timeout_func=cell_timeout,
-        allow_errors=False,
+        allow_errors=bool(job.get("allow_errors")),
         startup_timeout=max(1, int(min(60.0, deadline - time.monotonic()))),
         shutdown_kernel="immediate",
         resources={"metadata": {"path": job["workdir"]}},
@@ -481,7 +451,7 @@ def _name(nb: NotebookNode, index: int | None) -> str:
 
 
 def _probe() -> int:
-    """Check that the namespaces work: called by `_netns_prefix` inside `unshare`."""
+    """Check that the namespaces work: called by `isolation.netns_prefix` inside `unshare`."""
     _bring_loopback_up()
     return 0
 

@@ -28,7 +28,6 @@ Works with any `AutoModelForSequenceClassification`: the smoke profile's `tiny-m
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -40,10 +39,12 @@ import torch
 from torch.optim.lr_scheduler import LambdaLR
 from tqdm import tqdm
 
-from course import api, models, profiles
+from course import api, profiles
 from reference_solutions import checkpoints, measure
 from reference_solutions.batches import length_grouped_batches, pad_batch, tokenized_splits
 from reference_solutions.checkpoints import LoopState, load_checkpoint
+from reference_solutions.loading import load_model, load_tokenizer
+from reference_solutions.optim import build_optimizer, build_scheduler, class_weights
 from reference_solutions.precision import autocast, resolve_device, resolve_precision, seed_everything
 
 Schedule = Literal["linear", "cosine", "constant"]
@@ -125,68 +126,9 @@ class NonFiniteLossError(RuntimeError):
     the checkpoints on disk are not."""
 
 
-class ModelNotAvailableError(OSError):
-    """A model or tokenizer name that is neither a tiny course model, nor local, nor downloadable."""
-
-
 # ---------------------------------------------------------------------------------------------------
-# Model and tokenizer
+# Loss (the model, tokenizer, optimizer and schedule are in loading.py and optim.py)
 # ---------------------------------------------------------------------------------------------------
-
-
-def _not_available(name: str, err: OSError) -> ModelNotAvailableError:
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
-    why = (
-        "HF_HUB_OFFLINE is set"
-        if offline
-        else "it could not be downloaded (network unavailable, or no such model on the hub)"
-    )
-    return ModelNotAvailableError(
-        f"model {name!r} is not in the local Hugging Face cache or a local folder, and {why}. Download it "
-        f"on a machine with internet, or use model_name='tiny-modernbert' for a smoke run. ({err})"
-    )
-
-
-def load_tokenizer(name: str):
-    """The tokenizer for `name`. Tiny course models use a WordPiece trained once on the course's train
-    texts (never val or test). Decoder tokenizers without a pad token pad with their end-of-text token."""
-    data = api.store().data
-    try:
-        tokenizer = models.load_tokenizer(name, data.config.name, data.splits.train["text"])
-    except OSError as err:
-        raise _not_available(name, err) from err
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
-
-
-def load_model(name: str, tokenizer, labels: list[str], **config_overrides: Any) -> torch.nn.Module:
-    """A sequence classifier with one output per course label: a tiny config with random weights, or
-    pretrained weights with a freshly initialised classification head. `config_overrides` change the
-    architecture (week 6's student: fewer layers; from the hub, the first layers' weights are kept)."""
-    try:
-        return models.build_classifier(name, len(labels), tokenizer, labels, **config_overrides)
-    except OSError as err:
-        raise _not_available(name, err) from err
-
-
-# ---------------------------------------------------------------------------------------------------
-# Loss, optimizer, schedule
-# ---------------------------------------------------------------------------------------------------
-
-
-def class_weights(labels: Sequence[int], num_labels: int, kind: str = "sqrt_inverse") -> torch.Tensor:
-    """Per-class loss weights from train label counts: count^0 (none), count^-1 (inverse) or
-    count^-1/2 (sqrt_inverse, the week-2 recipe), scaled to mean 1 over the classes present in train,
-    so the loss keeps the scale the learning rate was tuned for. Classes absent from train get 0: no
-    training example ever carries their weight."""
-    power = {"none": 0.0, "sqrt_inverse": 0.5, "inverse": 1.0}[kind]
-    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_labels).astype(np.float64)
-    present = counts > 0
-    weights = np.zeros(num_labels)
-    weights[present] = counts[present] ** -power
-    weights /= weights[present].mean()
-    return torch.tensor(weights, dtype=torch.float32)
 
 
 def batch_loss(
@@ -203,39 +145,6 @@ def batch_loss(
         return lambda logits, labels: loss(logits, labels, rows)
 
     return for_batch
-
-
-def build_optimizer(
-    model: torch.nn.Module, learning_rate: float, weight_decay: float, fused: bool
-) -> torch.optim.AdamW:
-    """AdamW over the trainable parameters, decaying matrices only: biases and LayerNorm weights
-    (the 1-D tensors) set scales and offsets, and pulling them to 0 distorts the layer rather than
-    regularising it. `fused` runs the whole update as a single CUDA kernel."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    groups = [
-        {"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
-        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
-    ]
-    return torch.optim.AdamW(groups, lr=learning_rate, fused=fused)
-
-
-def lr_multiplier(step: int, warmup_steps: int, total_steps: int, schedule: str) -> float:
-    """Learning rate at optimizer step `step` as a fraction of the peak: a linear ramp from 0 to 1 over
-    `warmup_steps` (as transformers' get_linear_schedule_with_warmup), then 1 (constant), a straight
-    line down to 0 at `total_steps` (linear) or half a cosine wave down to 0 (cosine)."""
-    if step < warmup_steps:
-        return step / warmup_steps
-    if schedule == "constant":
-        return 1.0
-    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
-    if schedule == "linear":
-        return 1.0 - progress
-    return 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-def build_scheduler(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int, schedule: str) -> LambdaLR:
-    """Warmup then decay, stepped once per optimizer step."""
-    return LambdaLR(optimizer, lambda step: lr_multiplier(step, warmup_steps, total_steps, schedule))
 
 
 # ---------------------------------------------------------------------------------------------------

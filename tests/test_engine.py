@@ -15,14 +15,14 @@ from course import api
 from course.models import build_classifier
 from reference_solutions import engine
 from reference_solutions.engine import (
-    ModelNotAvailableError,
     NonFiniteLossError,
     TrainConfig,
-    class_weights,
     length_grouped_batches,
     pad_batch,
     train,
 )
+from reference_solutions.loading import ModelNotAvailableError
+from reference_solutions.optim import class_weights, lr_multiplier
 
 TRAIN_EXAMPLES = 400
 
@@ -113,7 +113,7 @@ def test_schedule_warmup_then_decay(schedule):
     assert lrs[35] == pytest.approx(1e-3 * quarter)
     assert lrs[110] == pytest.approx(0.0, abs=1e-12)
     assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))  # never rises after warmup
-    assert engine.lr_multiplier(60, 10, 110, "constant") == 1.0
+    assert lr_multiplier(60, 10, 110, "constant") == 1.0
 
 
 def test_class_weights():

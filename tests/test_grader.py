@@ -56,13 +56,13 @@ val_metrics = evaluate(val_ds["label"], model.predict(val_ds["text"]))
 )
 
 
-def edited(student: str, root: Path, change) -> Path:
-    """The honest notebook with one change applied to its cells."""
-    path = simulated_class.write_submission("honest", root / "incoming" / student)
-    nb = nbformat.read(path, as_version=4)
+def edited(student: str, root: Path, change) -> list[Path]:
+    """The honest week-1 notebooks with one change applied to the lab's cells."""
+    lab, homework = simulated_class.write_week1("honest", root / "incoming" / student)
+    nb = nbformat.read(lab, as_version=4)
     change(nb)
-    nbformat.write(nb, path)
-    return path
+    nbformat.write(nb, lab)
+    return [lab, homework]
 
 
 def _grade_id(cell) -> str:
@@ -81,10 +81,10 @@ def graded(tmp_path_factory):
     root = nbgrader_course.init_course(tmp_path_factory.mktemp("course"), ["week1"])
     released = nbgrader_course.release(root, "week1")
     for student in simulated_class.STUDENTS:
-        notebook = simulated_class.write_submission(student, root / "incoming" / student)
-        nbgrader_course.submit(root, "week1", student, [notebook])
+        notebooks = simulated_class.write_week1(student, root / "incoming" / student)
+        nbgrader_course.submit(root, "week1", student, notebooks)
     for student, change in EXTRA.items():
-        nbgrader_course.submit(root, "week1", student, [edited(student, root, change)])
+        nbgrader_course.submit(root, "week1", student, edited(student, root, change))
     results = grade.grade_week(root, "week1", workers=2)
     return root, released, {r.student: r for r in results}
 

@@ -13,10 +13,11 @@ import psutil
 import pytest
 
 from notebooks import sandbox
+from notebooks.isolation import netns_prefix, sealed_available
 from notebooks.sandbox import ExecResult, execute_notebook
 
 NOTEBOOKS = Path(__file__).parent / "notebooks" / "sandbox"
-ISOLATIONS = ["netns", "socket-guard"]
+ISOLATIONS = ["sealed", "netns", "socket-guard"]
 
 
 def run(name: str, workdir: Path, **options) -> ExecResult:
@@ -36,8 +37,10 @@ def outputs(result: ExecResult) -> list[str]:
 
 @pytest.fixture(params=ISOLATIONS)
 def isolation(request) -> str:
-    if request.param == "netns" and not sandbox._netns_prefix():
+    if request.param == "netns" and not netns_prefix():
         pytest.skip("network namespaces are not available here (unshare missing or not permitted)")
+    if request.param == "sealed" and not sealed_available():
+        pytest.skip("bubblewrap cannot seal here (.ci/run installs it)")
     return request.param
 
 

@@ -44,16 +44,22 @@ def test_rule_ids_and_severities():
         "internal-access": "critical",
         "test-capture": "critical",
         "train-on-test": "critical",
+        "test-time-training": "critical",
+        "overlap": "critical",
         "eval-on-test": "critical",
         "select-on-test": "critical",
+        "cv-selection-on-held-out": "critical",
+        "final-eval-after-test-training": "critical",
         "resplit": "major",
         "fit-on-eval": "major",
+        "fit-before-split": "major",
         "train-on-val": "major",
         "final-eval-in-loop": "major",
         "final-eval-before-training-ends": "major",
         "reference-solutions": "major",
         "label-encoder-all": "minor",
         "final-eval-repeated": "minor",
+        "inner-split": "info",
         "syntax-error": "info",
     }
     assert {rule: severity for rule, (severity, _) in RULES.items()} == expected
@@ -92,12 +98,14 @@ SECTION_6 = {
     "leak_epoch_by_test": [("hub-dataset", 2, 2), ("eval-on-test", 3, 5), ("select-on-test", 3, 6)],
     # Trainer(eval_dataset=test) with load_best_model_at_end
     "leak_trainer_eval_test": [("hub-dataset", 1, 3), ("eval-on-test", 2, 3)],
-    # predict keeps the test texts, which are pseudo-labelled and trained on
+    # predict keeps the test texts, which are pseudo-labelled and trained on; evaluating that model
+    # again is no longer a mere repeat (minor) but a test score of a model trained on test (critical)
     "leak_capture_pseudolabel": [
         ("test-capture", 3, 2),
         ("train-on-test", 4, 2),
+        ("test-time-training", 4, 2),
         ("final-eval-before-training-ends", 4, 2),
-        ("final-eval-repeated", 4, 3),
+        ("final-eval-after-test-training", 4, 3),
     ],
     # a label encoder fitted on train + val labels
     "leak_label_encoder_all": [("label-encoder-all", 0, 4)],
@@ -137,12 +145,18 @@ def test_fixture_notebooks_are_valid_v4():
 
 # ---------------------------------------------------------------- one rule at a time
 
-HUB = 'from datasets import load_dataset\nhub = load_dataset("determined-ai/consumer_complaints_medium")\n'
+# A course notebook's cell that also reads the hub copy (a plain notebook, without the course API, owns its data).
+HUB = (
+    'from datasets import load_dataset\nhub = load_dataset("determined-ai/consumer_complaints_medium")\nimport course\n'
+)
 COURSE = "from course import load_course_data, evaluate, final_evaluation\ntrain_ds, val_ds = load_course_data()\n"
 
 CASES = {
     # hub-dataset
-    "load_dataset of any dataset": (['import datasets\nimdb = datasets.load_dataset("imdb")'], [("hub-dataset", 0, 2)]),
+    "load_dataset of any dataset": (
+        ['import datasets\nimdb = datasets.load_dataset("imdb")\nimport course'],
+        [("hub-dataset", 0, 2)],
+    ),
     "dataset snapshot": (
         [
             "from huggingface_hub import snapshot_download\n"
@@ -159,7 +173,7 @@ CASES = {
     ),
     "model snapshot is fine": (['snapshot_download("answerdotai/ModernBERT-base")'], []),
     "hub parquet by url": (
-        ['df = pd.read_parquet("hf://datasets/determined-ai/consumer_complaints_medium/test.parquet")'],
+        ['df = pd.read_parquet("hf://datasets/determined-ai/consumer_complaints_medium/test.parquet")\nimport course'],
         [("hub-dataset", 0, 1)],
     ),
     # internal-access
@@ -240,7 +254,12 @@ CASES = {
             "model = Model()\nfinal_evaluation(model.predict, run='w1')",
             "clf.fit(vec.transform(model.seen), clf.predict(vec.transform(model.seen)))",
         ],
-        [("test-capture", 0, 6), ("train-on-test", 1, 1), ("final-eval-before-training-ends", 1, 1)],
+        [
+            ("test-capture", 0, 6),
+            ("train-on-test", 1, 1),
+            ("test-time-training", 1, 1),
+            ("final-eval-before-training-ends", 1, 1),
+        ],
     ),
     "__call__ reached through a lambda": (
         [
@@ -259,14 +278,14 @@ CASES = {
     # train-on-test
     "Trainer(train_dataset=hub test)": (
         [HUB + "trainer = Trainer(model=model, args=args, train_dataset=hub['test'], eval_dataset=val_ds)"],
-        [("hub-dataset", 0, 2), ("train-on-test", 0, 3)],
+        [("hub-dataset", 0, 2), ("train-on-test", 0, 4)],
     ),
     "imported train() helper": (
         [
             HUB + "from helpers import train\ntest_loader = DataLoader(hub['test'], batch_size=32)\n"
             "train(model, test_loader, epochs=2)"
         ],
-        [("hub-dataset", 0, 2), ("train-on-test", 0, 5)],
+        [("hub-dataset", 0, 2), ("train-on-test", 0, 6)],
     ),
     "backward on a test batch": (
         [
@@ -281,7 +300,7 @@ CASES = {
             HUB + COURSE + "full = concatenate_datasets([train_ds, hub['test']])\n"
             "trainer = Trainer(model=model, train_dataset=full, eval_dataset=val_ds)"
         ],
-        [("hub-dataset", 0, 2), ("resplit", 0, 5), ("train-on-test", 0, 6)],
+        [("hub-dataset", 0, 2), ("resplit", 0, 6), ("train-on-test", 0, 7)],
     ),
     "through a method of a notebook class": (
         [
@@ -295,7 +314,7 @@ CASES = {
             HUB + "def fit_model(texts, labels):\n    return LogisticRegression().fit(vec.transform(texts), labels)\n"
             "test = hub['test']\nclf = fit_model(test['Consumer Complaint'], test['Issue'])"
         ],
-        [("hub-dataset", 0, 2), ("train-on-test", 0, 4)],
+        [("hub-dataset", 0, 2), ("train-on-test", 0, 5)],
     ),
     # eval-on-test
     "evaluate on test labels": (
@@ -356,7 +375,12 @@ CASES = {
         [],
     ),
     # resplit
-    "dataset.train_test_split": (["dev = train_ds.train_test_split(test_size=0.1, seed=0)"], [("resplit", 0, 1)]),
+    # a split of train alone is an inner train/dev split: noted (info), no longer major
+    "dataset.train_test_split": (["dev = train_ds.train_test_split(test_size=0.1, seed=0)"], [("inner-split", 0, 1)]),
+    "train_test_split of course train": (
+        [COURSE + "X_tr, X_dev, y_tr, y_dev = train_test_split(train_ds['text'], train_ds['label'], test_size=0.1)"],
+        [("inner-split", 0, 3)],
+    ),
     "kfold over pooled features": (
         [
             COURSE + "X_all = np.concatenate([vec.transform(train_ds['text']), vec.transform(val_ds['text'])])\n"
@@ -371,7 +395,7 @@ CASES = {
     "pd.concat of split-named frames": (
         [
             "train_df = pd.read_csv('mine.csv')\ntest_df = pd.read_csv('theirs.csv')\n"
-            "all_df = pd.concat([train_df, test_df])"
+            "all_df = pd.concat([train_df, test_df])\nimport course"
         ],
         [("resplit", 0, 3)],
     ),

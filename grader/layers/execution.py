@@ -31,27 +31,43 @@ def without_test_cells(src: Path, dst: Path) -> Path:
     return dst
 
 
+def replaced_run(g: Grading, name: str, index: int = 0) -> tuple[sandbox.ExecResult, Path, dict[str, int]]:
+    """One sandboxed re-run of notebook `name` on a fresh copy with replaced test texts (the `index`-th
+    such copy: each has its own secret draw). Returns the verdict, the run's `runs/` and the true
+    labels of the replacement texts."""
+    suffix = f"-{index}" if index else ""
+    copy = perturb.perturbed_course(g.course_toml, g.scratch / f"cache-replaced{suffix}", "replaced",
+                                    g.seed("replaced", index))
+    workdir = g.scratch / f"replaced-{Path(name).stem}{suffix}"
+    code_only = without_test_cells(g.submitted / name, g.scratch / "code-only" / name)
+    cache = copy.course_toml.parents[2]
+    run = sandbox.execute_notebook(
+        code_only,
+        workdir,
+        env={**g.env, "COURSE_CACHE": str(cache)},
+        timeout_s=g.spec.get("timeout_s", 600),
+        cell_timeout_s=g.spec.get("cell_timeout_s", 300),
+        memory_mb=g.spec.get("memory_mb", 6144),
+        isolation=g.isolation,
+        readable=[cache],
+    )
+    return run, workdir / "runs", copy.truth
+
+
 def rerun_replaced(g: Grading) -> None:
-    """Sandboxed re-execution with replaced test texts; its records feed the invariance layer."""
-    cache = g.scratch / "cache-replaced"
-    perturb.perturbed_course(g.course_toml, cache, "replaced")
+    """Sandboxed re-execution with replaced test texts; its records feed the invariance layers."""
     failures = []
     for name in g.spec["notebooks"]:
-        workdir = g.scratch / f"replaced-{Path(name).stem}"
-        code_only = without_test_cells(g.submitted / name, g.scratch / "code-only" / name)
-        run = sandbox.execute_notebook(
-            code_only,
-            workdir,
-            env={**g.env, "COURSE_CACHE": str(cache)},
-            timeout_s=g.spec.get("timeout_s", 600),
-            cell_timeout_s=g.spec.get("cell_timeout_s", 300),
-            memory_mb=g.spec.get("memory_mb", 6144),
-        )
+        run, runs, g.replaced_truth = replaced_run(g, name)
         if run.status in GATE_STATUSES:
             failures.append(Finding("re-execution", run.status, "major", f"{name}: {run.message}", cell=run.cell))
         elif run.status == "error":
             g.add([Finding("re-execution", "error", "info", f"{name}: {run.message}", cell=run.cell)])
-        g.replaced_runs.update({p.stem: p for p in (workdir / "runs").glob("*.json")})
+        if run.isolation not in ("sealed", "none"):
+            g.add([Finding("re-execution", "sandbox-weak", "info",
+                           f"{name} ran with {run.isolation} isolation, not sealed (--allow-weak-sandbox): its process "
+                           f"could read files outside its folder")])
+        g.replaced_runs.update({p.stem: p for p in runs.glob("*.json")})
     if failures:
         raise Stop(failures)
 
@@ -59,8 +75,10 @@ def rerun_replaced(g: Grading) -> None:
 def autograde(g: Grading) -> None:
     """nbgrader autograde on permuted test labels; one check per autograded test cell."""
     cache = g.scratch / "cache-permuted"
-    perturb.perturbed_course(g.course_toml, cache, "permuted")
-    env = {**g.env, "COURSE_CACHE": str(cache), "HOME": str(g.scratch / "home")}
+    perturb.perturbed_course(g.course_toml, cache, "permuted", g.seed("permuted"))
+    env = {**g.env, "COURSE_CACHE": str(cache), "HOME": str(g.scratch / "home"), "GRADER_ISOLATION": g.isolation,
+           "GRADER_SCRATCH": str(g.scratch / "autograde"), "GRADER_TIMEOUT_S": str(g.spec.get("timeout_s", 600)),
+           "GRADER_MEMORY_MB": str(g.spec.get("memory_mb", 6144))}
     try:
         nbgrader_course.autograde(g.root, g.week, g.student, env)
         rows = nbgrader_course.cell_scores(g.root, g.week, g.student)

@@ -6,6 +6,8 @@ the later layers look only at runs whose record is usable (aligned val and test 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import nbformat
 
 from course import bands
@@ -24,7 +26,12 @@ def fixed_split(g: Grading) -> None:
         evidence.band = bands.lookup(g.profile, *spec["band"].split("/")) if "band" in spec else None
         evidence.floor = bands.lookup(g.profile, *spec["floor"].split("/")) if "floor" in spec else None
         g.runs[run] = evidence
-        g.add(check.findings)
+        g.add(_of(evidence, check.findings))
+
+
+def _of(e: RunEvidence, findings: list[Finding]) -> list[Finding]:
+    """The findings, tagged with the run they concern (a review decision withholds that run's points)."""
+    return [replace(f, run=e.name) for f in findings]
 
 
 def _usable(g: Grading) -> list[RunEvidence]:
@@ -34,17 +41,18 @@ def _usable(g: Grading) -> list[RunEvidence]:
 def access_log(g: Grading) -> None:
     """Test reads outside final_evaluation and repeated final evaluations, from each run's own log."""
     for e in _usable(g):
-        g.add(artifacts.access_log_findings(e.check.record))
+        g.add(_of(e, artifacts.access_log_findings(e.check.record)))
 
 
 def invariance(g: Grading) -> None:
     """Val predictions with permuted test labels vs with replaced test texts: any change is proof."""
     ids = g.data.splits.val["id"].tolist()
     for e in _usable(g):
-        g.add(_invariance(e, g.replaced_runs.get(e.name), ids))
+        g.add(_of(e, invariance_findings(e, g.replaced_runs.get(e.name), ids)))
 
 
-def _invariance(e: RunEvidence, replaced, ids: list[str]) -> list[Finding]:
+def invariance_findings(e: RunEvidence, replaced, ids: list[str]) -> list[Finding]:
+    """Val predictions of the scored run against one replaced-texts re-run's record (None: it wrote none)."""
     if replaced is None:
         return [
             Finding(
@@ -92,7 +100,7 @@ def statistics(g: Grading) -> None:
         measured["band"] = e.band
         e.measured = measured
         g.result.metrics[e.name] = measured
-        g.add(found)
+        g.add(_of(e, found))
 
 
 def consistency(g: Grading) -> None:
@@ -101,7 +109,7 @@ def consistency(g: Grading) -> None:
         backing = {split: e.measured[split] for split in ("val", "test")}
         backing["extra"] = artifacts.reported_metrics(e.check.record.get("extra", {}))
         cells = memo_and_outputs(g.autograded / e.spec["notebook"])
-        g.add(artifacts.consistency_findings(cells, backing))
+        g.add(_of(e, artifacts.consistency_findings(cells, backing)))
 
 
 def memo_and_outputs(nb_path) -> list[tuple[int, str, str]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from grader import static
 from grader.findings import Finding
 from grader.grading import Grading, Stop
@@ -23,4 +25,4 @@ def parse(g: Grading) -> None:
 def static_analysis(g: Grading) -> None:
     """The static rules over every notebook's code cells, in execution order."""
     for name in g.spec["notebooks"]:
-        g.add(static.analyze_notebook(g.submitted / name))
+        g.add([replace(f, notebook=name) for f in static.analyze_notebook(g.submitted / name)])

@@ -27,6 +27,35 @@ INTERNAL = {
     "load_raw",
 }
 HUB_LOADERS = {"load_dataset", "load_dataset_builder"}
+# Calls that read a whole dataset of the notebook's own (a frame, a file): the rows a split later divides.
+ROW_LOADERS = {
+    "read_csv",
+    "read_table",
+    "read_parquet",
+    "read_json",
+    "read_excel",
+    "read_feather",
+    "read_pickle",
+    "read_sql",
+    "load_from_disk",
+    "load_files",
+    "fetch_20newsgroups",
+    "loadtxt",
+    "genfromtxt",
+}
+# Calls that divide rows into a kept and a held-out part, and calls that cross-validate over rows.
+SPLIT_CALLS = {"train_test_split", "random_split", "iterative_train_test_split"}
+CV_CALLS = {
+    "cross_val_score",
+    "cross_validate",
+    "cross_val_predict",
+    "learning_curve",
+    "validation_curve",
+    "permutation_test_score",
+}
+# Calls whose result repeats rows: oversamplers, bootstrap resampling.
+RESAMPLERS = {"fit_resample", "fit_sample", "resample", "upsample", "oversample"}
+POOLS = {"concat", "concatenate_datasets", "concatenate", "vstack", "append", "ConcatDataset", "interleave_datasets"}
 FIT_METHODS = {
     "fit",
     "partial_fit",
@@ -155,10 +184,13 @@ PREPROCESSOR = re.compile(
 LABEL_ENCODER = re.compile(r"^(LabelEncoder|LabelBinarizer|MultiLabelBinarizer)$")
 CALIBRATOR = re.compile(r"temperature|calibrat|isotonic|platt", re.I)  # fitting T on val is course practice
 SPLITTER = re.compile(r"(KFold|ShuffleSplit|LeaveOneOut|PredefinedSplit)$")
+SEARCH_CV = re.compile(r"(SearchCV|CV)$")  # GridSearchCV, LogisticRegressionCV: their fit selects by CV
 TRAIN_NAME = re.compile(r"^(train|fit)(_|$)|_(train|fit)$")
 CHOICE_NAME = re.compile(r"best|chosen|choice|select|winner|optimal|patience|stop|top", re.I)
 RUNS_FILE = re.compile(r"(^|/)runs/+[^/]*\.(json|npz)$")
-HUB_TEXT = re.compile(r"^hf://datasets/|huggingface\.co/datasets/|consumer_complaints")
+# The hub copy by address or by the course dataset's id; never by a file name (a local
+# consumer_complaints.csv is the notebook's own file).
+HUB_TEXT = re.compile(r"^hf://datasets/|huggingface\.co/datasets/|^(datasets/)?determined-ai/consumer_complaints")
 CACHE_TEXT = re.compile(r"course-harness|COURSE_CACHE|COURSE_DATA_DIR|(^|/)(synthetic|raw)/.*\.(parquet|csv|jsonl)$")
 TEST_FILE = re.compile(r"(^|/)test\.(parquet|csv|jsonl|json|arrow)$")
 

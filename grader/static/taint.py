@@ -8,7 +8,8 @@ to `predict`; val taint from `["validation"]`, `["val"]` and the second value of
 Taint follows assignment, augmented assignment, unpacking, for-targets, comprehensions, container
 mutation (`texts.extend(test_texts)`) and call arguments: a call's result carries its arguments'
 taint (and its receiver's, except for `.transform`/`.predict`-like methods). Reassignment replaces a
-name's taint. Variable names never taint. `Walk` (walk.py) drives this class statement by statement.
+name's taint. Variable names never taint. What a call brings in from data of the notebook's own, and
+which rows a value holds, is sources.py's part. `Walk` (walk.py) drives this class statement by statement.
 """
 
 from __future__ import annotations
@@ -18,55 +19,22 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from grader.static.names import APPLY, CACHE_TEXT, COPIES, HUB_LOADERS, HUB_TEXT, PATH_CALLS, TEST_FILE, is_internal
+from grader.static.names import (
+    APPLY,
+    CACHE_TEXT,
+    COPIES,
+    HUB_LOADERS,
+    HUB_TEXT,
+    PATH_CALLS,
+    SPLIT_CALLS,
+    TEST_FILE,
+    is_internal,
+)
 from grader.static.nodes import arguments, const, ctor, kwarg, last, root, snip
-from grader.static.symbols import Symbols
+from grader.static.sources import Sources, Taint, fitted, split_words, splits, union, without
 
 if TYPE_CHECKING:
     from grader.static.rules.base import RuleSet
-
-Taint = dict[str, str]  # kind -> where it came from, quoted in messages
-# Which splits a taint kind stands for. "hub" is a whole hub copy; "course" the (train, val) pair of
-# load_course_data(); "captured" the texts predict receives inside final_evaluation (val and test).
-# "final" (final_evaluation's return value) and "train" are tracked but are no leak by themselves.
-SPLITS = {
-    "train": {"train"},
-    "val": {"val"},
-    "test": {"test"},
-    "captured": {"test"},
-    "hub": {"train", "val", "test"},
-    "course": {"train", "val"},
-}
-_SPLIT_WORDS = {
-    "train": {"train", "training"},
-    "val": {"val", "valid", "validation", "dev"},
-    "test": {"test", "testing"},
-}
-
-
-def union(*taints: Taint) -> Taint:
-    """Every kind of every taint, each with the first place it came from."""
-    out: Taint = {}
-    for t in taints:
-        for kind, origin in t.items():
-            out.setdefault(kind, origin)
-    return out
-
-
-def splits(t: Taint) -> set[str]:
-    """The splits ("train", "val", "test") a taint stands for."""
-    return set().union(*(SPLITS.get(k, set()) for k in t))
-
-
-def origin_of(t: Taint, split: str) -> str:
-    """Where the taint standing for `split` ("test", "val", or the kind "final") came from."""
-    return next(o for k, o in t.items() if k == split or split in SPLITS.get(k, ()))
-
-
-def split_words(text: str) -> set[str]:
-    """The splits a key, file name or variable name spells: {"val"} for "validation"."""
-    words = set(re.split(r"[^a-z]+", text.lower()))
-    return {split for split, spelled in _SPLIT_WORDS.items() if words & spelled}
 
 
 @dataclass
@@ -78,7 +46,7 @@ class Scope:
     this: tuple[str, str] | None = None  # in a followed method call: (self, the caller's name for the object)
 
 
-class Taints(Symbols):
+class Taints(Sources):
     """The taint of every name in scope, and of any expression; assignment and mutation update it."""
 
     def __init__(self, rules: RuleSet) -> None:
@@ -111,8 +79,9 @@ class Taints(Symbols):
         env = self.globals if to_globals else self.scopes[-1].vars
         env[name] = union(env.get(name, {}), t) if weak else t
 
-    def mutate(self, name: str, t: Taint, node: ast.AST) -> None:
-        """A container changed in place (`xs.append(v)`, `d[k] = v`): it now also holds `t`."""
+    def mutate(self, name: str, t: Taint, node: ast.AST, replaces: tuple[str, ...] = ()) -> None:
+        """A container changed in place (`xs.append(v)`, `d[k] = v`): it now also holds `t`, in
+        place of the kinds it `replaces` (a refitted vectorizer forgets its old fit)."""
         if name in self.aliases:  # a module (os.environ.update, ...), not data
             return
         owner, local = None, False
@@ -126,17 +95,19 @@ class Taints(Symbols):
         if not local:
             t = self.escape(t, node, f"`{name}`")
         env = owner if owner is not None else self.globals
-        env[name] = union(env.get(name, {}), t)
+        env[name] = union(without(env.get(name, {}), *replaces), t)
 
     def escape(self, t: Taint, node: ast.AST, where: str) -> Taint:
-        """predict's input leaving predict: the rules hear of it, and from here on it is plain test data."""
-        if not self.capture or "captured" not in t:
+        """predict's input leaving predict: the rules hear of it, and from here on it is test data
+        handed to predict; what predict derived from it (its predictions) leaves as plain values."""
+        if not self.capture:
             return t
+        rest = without(t, "captured", "seen")
+        if "captured" not in t:
+            return rest
         self.rules.fire("escape", self, node, where)
-        rest = {k: o for k, o in t.items() if k != "captured"}
-        return union(
-            rest, {"test": f"the test texts captured by {self.capture} at cell {self.cell}, line {node.lineno}"}
-        )
+        origin = f"the test texts captured by {self.capture} at cell {self.cell}, line {node.lineno}"
+        return union(rest, {"test": origin, "handed": origin})
 
     def assign(self, target: ast.expr, value: ast.expr | None, weak: bool = False, taint: Taint | None = None) -> None:
         """`target = value`, or `target` bound to `taint` (a for-target, an unpacked part)."""
@@ -158,6 +129,9 @@ class Taints(Symbols):
             ):
                 for element, part in zip(elts, value.elts):
                     self.assign(element, part, weak)
+            elif (sides := self.split_sides(value, len(elts))) is not None:
+                for element, side in zip(elts, sides):
+                    self.assign(element, None, weak, taint=side)
             elif set(t) == {"course"}:  # train_ds, val_ds(, test_ds) = load_course_data(...)
                 for i, element in enumerate(elts):
                     kind = ("train", "val")[i] if i < 2 else "test"
@@ -246,11 +220,16 @@ class Taints(Symbols):
         if isinstance(key, int) and set(base) == {"course"}:  # load_course_data()[1]
             return {("train", "val")[key] if 0 <= key < 2 else "test": self.origin(node)}
         if isinstance(key, str) and key in ("test", "validation", "val", "train"):
+            if len(splits(base)) == 1 and not base.keys() & {"hub", "captured"}:
+                return base  # train_ds.train_test_split()["test"]: an inner part holds train rows only
             kinds = split_words(key)
+            if key == "train" and "rows" in base:
+                return {"rows": base["rows"]}  # a published train split is whole rows to the notebook
             if key == "train" and "hub" in base:
                 kinds = {"train", "val"}  # the hub's train split holds the course's val rows
             return {k: self.origin(node) for k in kinds}
-        return union(base, self.taint(node.slice))
+        tail = self.slice_side(node, base)
+        return tail if tail is not None else union(base, self.taint(node.slice))
 
     def _call_taint(self, call: ast.Call) -> Taint:
         func, name = call.func, last(call.func)
@@ -265,6 +244,7 @@ class Taints(Symbols):
             kinds = split_words(named.rsplit("/", 1)[-1]) or {"hub"}
             if "train" in kinds:
                 kinds.add("val")  # the hub's train split holds the course's val rows
+            kinds = self.loaded(call, name, kinds)
         if kinds:
             return {k: self.origin(call) for k in kinds}
         for arg in arguments(call) if name not in PATH_CALLS else []:
@@ -274,11 +254,14 @@ class Taints(Symbols):
                 kinds |= {"test"} if "test" in words else {"train", "val"} if "train" in words else {"hub"}
             elif TEST_FILE.search(text):
                 kinds.add("test")
-        kinds |= split_words(self.text(kwarg(call, "split")) or "")
+        kinds = self.loaded(call, name, kinds | split_words(self.text(kwarg(call, "split")) or ""))
         t = {k: self.origin(call) for k in kinds}
-        if isinstance(func, ast.Attribute) and name not in APPLY:
-            t = union(t, self.taint(func.value))
-        t = union(t, self.args_taint(call))
+        called = self.taint(func.value if isinstance(func, ast.Attribute) else func)
+        # an applied or called object (vec.transform(x), layer(x)) brings in how it was fitted, not its data
+        t = union(t, called if isinstance(func, ast.Attribute) and name not in APPLY else fitted(called))
+        t = union(t, self.args_taint(call), self.prefit(call), self.resampled(call, name))
+        if name in SPLIT_CALLS:
+            t = without(t, "rows")
         if "captured" in t and name not in COPIES and not re.search(r"tokeni[sz]|encode", name, re.I):
             t = {k: o for k, o in t.items() if k != "captured"}
         return t

@@ -1,10 +1,9 @@
 """The walk: the parsed cells statement by statement, in execution order, firing the rules' events.
 
 Branches join; a loop body is walked twice, so a value set late in one pass reaches the next. Calls
-to functions, lambdas and methods of classes written in the notebook are followed into their bodies
-with the arguments' taint (once per function and argument taints), but what a function *returns* is
-not tracked. `final_evaluation(predict, ...)` walks predict with its first parameter holding the
-texts it is given ("captured"), to see whether they leave it.
+into the notebook's own functions are followed (functions.py). Besides the rules' events, the walk
+applies what a call does to the rows of the notebook's data (sources.py): a fit on whole rows marks
+its object, a split or a held-out slice marks the dataset as split.
 """
 
 from __future__ import annotations
@@ -12,30 +11,26 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING
 
+from grader.static.functions import Function, Functions
 from grader.static.names import INTERNAL, MUTATORS
-from grader.static.nodes import kwarg, last, root, snip
-from grader.static.taint import Scope, Taint, Taints, children, union
+from grader.static.nodes import last, root
+from grader.static.sources import is_plain
+from grader.static.taint import Scope, children
 
 if TYPE_CHECKING:
     from grader.static.rules.base import RuleSet
 
-Function = ast.FunctionDef | ast.AsyncFunctionDef
 Comprehension = ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp
 
 
-class Walk(Taints):
+class Walk(Functions):
     """Walks the parsed cells once, in execution order, keeping each name's taint and firing events."""
 
     def __init__(self, cells: list[tuple[int, ast.Module]], rules: RuleSet) -> None:
         super().__init__(rules)
         self.cells = cells
         self.position = 0  # of the current cell in `cells`
-        self.functions: dict[str, tuple[Function, int]] = {}  # name -> (def, cell)
-        self.classes: dict[str, tuple[ast.ClassDef, int]] = {}
-        self.loop_depth = self.function_depth = 0
-        self.active: set[int] = set()  # functions being walked (no recursion)
-        self.walked: set[tuple] = set()  # (function, argument taints) already followed: walk each once
-        self.in_class = False  # methods are not callable by bare name: not registered as functions
+        self.plain = is_plain(cells)
 
     def run(self) -> None:
         self.rules.fire("start", self)
@@ -50,20 +45,7 @@ class Walk(Taints):
                     self.loop_depth, self.function_depth, self.capture, self.in_class = state[1:]
                     self.cell, self.active = cell, set()
                     self.rules.fire("too_deep", self, stmt)
-
-    def notebook_function(self, func: ast.expr) -> tuple[Function | ast.Lambda, int, int] | None:
-        """(def, cell, parameters the caller does not pass) for a function or lambda written in the
-        notebook, or a method of a class written in it (`model.predict`, `model(...)` for __call__)."""
-        if isinstance(func, ast.Lambda):
-            return func, self.cell, 0
-        if isinstance(func, ast.Name) and func.id in self.functions:
-            return (*self.functions[func.id], 0)
-        owner, method = (func.value, func.attr) if isinstance(func, ast.Attribute) else (func, "__call__")
-        cls, cell = self.classes.get(self.class_of(owner), (None, 0))
-        for stmt in cls.body if cls else []:
-            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == method:
-                return stmt, cell, 1
-        return None
+        self.rules.fire("end", self)
 
     # ------------------------------------------------------------ statements
 
@@ -80,6 +62,7 @@ class Walk(Taints):
             self._expr(node.value, choosing=True)
             for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
                 self.assign(target, node.value)
+                self.remember_made(target, node.value)
         elif isinstance(node, ast.AugAssign):
             self._expr(node.value, choosing=True)
             self.assign(node.target, node.value, weak=True)
@@ -176,85 +159,6 @@ class Walk(Taints):
             joined = after if joined is None else self.join(joined, after)
         self.restore(joined)
 
-    # ------------------------------------------------------------ functions written in the notebook
-
-    def _walk_function(
-        self,
-        node: Function | ast.ClassDef | ast.Lambda,
-        bound: dict[str, Taint],
-        cell: int,
-        effects: bool,
-        capture: str | None = None,
-        skip: int = 0,
-        this: ast.expr | None = None,
-    ) -> None:
-        """Walk a body with its parameters bound. At its definition (`effects=False`) nothing it does
-        outlives the walk; at a call its global writes and container mutations stay. The first `skip`
-        parameters (a method's self) stay unbound: what is stored through them outlives the call, on
-        the object the caller calls `this`."""
-        if id(node) in self.active:
-            return
-        saved = None if effects else (self.snapshot(), set(self.walked))
-        state = (self.cell, self.loop_depth, self.capture, self.capture_base, self.in_class)
-        args = node.args if not isinstance(node, ast.ClassDef) else None
-        params = [] if args is None else [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs]
-        params = params[skip:] + ([a.arg for a in (args.vararg, args.kwarg) if a is not None] if args else [])
-        self.cell, self.loop_depth, self.in_class = cell, 0, isinstance(node, ast.ClassDef)
-        if capture:
-            self.capture, self.capture_base = capture, len(self.scopes)
-        self.function_depth += 1
-        self.active.add(id(node))
-        owner = root(this) if this is not None and skip else None
-        self_name = (args.posonlyargs + args.args)[0].arg if owner is not None and args else None
-        self.scopes.append(
-            Scope({p: bound.get(p, {}) for p in params}, this=(self_name, owner.id) if self_name else None)
-        )
-        try:
-            if isinstance(node, ast.Lambda):
-                self._expr(node.body, choosing=True)
-            else:
-                self._block(node.body)
-        finally:
-            self.scopes.pop()
-            self.active.discard(id(node))
-            self.function_depth -= 1
-            self.cell, self.loop_depth, self.capture, self.capture_base, self.in_class = state
-            if saved is not None:
-                self.restore(saved[0])
-                self.walked = saved[1]
-
-    def _call_function(self, call: ast.Call, fn: Function, cell: int, skip: int) -> None:
-        """Follow a call to a notebook function into its body, parameters tainted like the arguments."""
-        params = [a.arg for a in fn.args.posonlyargs + fn.args.args][skip:]
-        bound = {p: self.taint(a) for p, a in zip(params, call.args)}
-        if fn.args.vararg and len(call.args) > len(params):
-            bound[fn.args.vararg.arg] = union(*(self.taint(a) for a in call.args[len(params) :]))
-        named = set(params) | {a.arg for a in fn.args.kwonlyargs}
-        for kw in call.keywords:
-            if kw.arg in named:
-                bound[kw.arg] = self.taint(kw.value)
-            elif fn.args.kwarg:
-                bound[fn.args.kwarg.arg] = union(bound.get(fn.args.kwarg.arg, {}), self.taint(kw.value))
-        key = (id(fn), tuple(sorted((p, tuple(sorted(t))) for p, t in bound.items())))
-        if key not in self.walked:  # without this, calls inside nested loops multiply the walks
-            self.walked.add(key)
-            this = call.func.value if isinstance(call.func, ast.Attribute) else call.func
-            self._walk_function(fn, bound, cell, effects=True, skip=skip, this=this)
-
-    def _follow_predict(self, call: ast.Call) -> None:
-        """final_evaluation hands predict the val and test texts: walk predict with them "captured"."""
-        predict = kwarg(call, "predict", 0)
-        target = self.notebook_function(predict) if predict is not None else None
-        if target is None:
-            return
-        fn, cell, skip = target
-        params = [a.arg for a in fn.args.posonlyargs + fn.args.args][skip:]
-        name = "the predict lambda" if isinstance(predict, ast.Lambda) else f"`{snip(predict, 40)}`"
-        if params:
-            texts = {"captured": f"the texts final_evaluation passes to {name} at cell {self.cell}, line {call.lineno}"}
-            this = predict.value if isinstance(predict, ast.Attribute) else predict
-            self._walk_function(fn, {params[0]: texts}, cell, effects=True, capture=name, skip=skip, this=this)
-
     # ------------------------------------------------------------ expressions
 
     def _expr(self, node: ast.expr | None, choosing: bool = False) -> None:
@@ -272,6 +176,8 @@ class Walk(Taints):
             self.rules.fire("reference", self, node, f"course.api.{node.id}")
         elif isinstance(node, ast.Subscript):
             self.rules.fire("subscript", self, node, choosing)
+            if choosing and self.slice_side(node, self.taint(node.value)) is not None:
+                self.note_split([node.value], node)
         elif isinstance(node, ast.Lambda):
             self._walk_function(node, {}, self.cell, effects=False)
             return
@@ -311,3 +217,8 @@ class Walk(Taints):
         if last(func) in MUTATORS and receiver is not None and root(receiver) is not None:
             self.mutate(root(receiver).id, self.args_taint(call), call)
         self.rules.fire("called", self, call, choosing)
+        if self.preprocessing_fit(call) and root(receiver) is not None:  # vec.fit(df.text): vec now holds its fit
+            self.mutate(root(receiver).id, self.prefit(call), call, replaces=("prefit",))
+        pieces = self.split_pieces(call)
+        if pieces is not None and self.holds_out(call):
+            self.note_split(pieces, call)

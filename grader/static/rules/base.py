@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, ClassVar, TypeVar
 from grader.findings import SEVERITIES, Finding
 
 if TYPE_CHECKING:
-    from grader.static.taint import Taint
+    from grader.static.sources import Taint
     from grader.static.walk import Walk
 
 LAYER = "static"
@@ -103,6 +103,11 @@ class Rule:
 
     def too_deep(self, walk: Walk, stmt: ast.stmt) -> None:
         """A statement nested too deeply to walk; the walk skipped it."""
+
+    # ------------------------------------------------------------ after the walk
+
+    def end(self, walk: Walk) -> None:
+        """Every cell is walked: a rule may judge what it noted against the whole notebook."""
 
 
 class RuleSet:

@@ -9,7 +9,7 @@ from grader.static.names import METRICS
 from grader.static.nodes import const, last, snip
 from grader.static.rules.base import Rule, rule
 from grader.static.rules.fitting import fit_of, set_dataset
-from grader.static.taint import Taint, origin_of, splits
+from grader.static.sources import Taint, origin_of, splits
 
 if TYPE_CHECKING:
     from grader.static.walk import Walk
@@ -20,7 +20,9 @@ class EvalOnTest(Rule):
     """The test split is scored once, by final_evaluation, after every choice is made. A test score
     computed earlier (a metric on test labels, a Trainer or fit watching test as its validation
     data, early stopping or the best checkpoint picked on it) is there to be acted on, and any
-    decision after it is a decision on test: the final score is no longer an unbiased estimate."""
+    decision after it is a decision on test: the final score is no longer an unbiased estimate.
+    A plain notebook scores its own test split once as its final evaluation; only a test split
+    watched to stop early or to pick the checkpoint is a leak there."""
 
     def start(self, walk: Walk) -> None:
         self.best_at_end = any(
@@ -34,7 +36,7 @@ class EvalOnTest(Rule):
         for role, t in fit.datasets if fit else []:
             if role == "eval_dataset":
                 self._watches(walk, call, t)
-        if last(call.func) in METRICS:
+        if last(call.func) in METRICS and not walk.plain:
             t = walk.args_taint(call)
             if "test" in splits(t):
                 self.report(
@@ -50,12 +52,9 @@ class EvalOnTest(Rule):
 
     def _watches(self, walk: Walk, node: ast.AST, t: Taint) -> None:
         """A trainer's eval_dataset (or a fit's validation data) set to `t`."""
-        if "test" in splits(t):
-            stopping = (
-                " and picks the checkpoint or stops early on it"
-                if self.best_at_end or "EarlyStopping" in ast.unparse(node)
-                else ""
-            )
+        stops = self.best_at_end or "EarlyStopping" in ast.unparse(node)
+        if "test" in splits(t) and (stops or not walk.plain):
+            stopping = " and picks the checkpoint or stops early on it" if stops else ""
             self.report(
                 walk,
                 node,

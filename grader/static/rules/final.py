@@ -1,4 +1,4 @@
-"""How final_evaluation is called: once, outside loops, after training ends."""
+"""How final_evaluation is called: outside loops, after training ends (repeats: repeated.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import ast
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from grader.static.nodes import const, is_training_call, kwarg, last, snip
+from grader.static.nodes import is_training_call, last, snip
 from grader.static.rules.base import Rule, rule
 
 if TYPE_CHECKING:
@@ -75,30 +75,6 @@ class FinalEvalBeforeTrainingEnds(Rule):
                 f"`{snip(call)}` trains in a cell run after final_evaluation (cell {first}); training "
                 "must be finished before the one final evaluation.",
             )
-
-
-@rule("final-eval-repeated", severity="minor", summary="final_evaluation called again for the same run")
-class FinalEvalRepeated(Rule):
-    """Each final_evaluation of a run is another look at test: repeating it for the same run (after
-    a change to the model, or to see the numbers again) lets the test score steer the next change."""
-
-    def start(self, walk: Walk) -> None:
-        self.first: dict[str, tuple[ast.Call, int]] = {}  # run name -> first call and its cell
-
-    def call(self, walk: Walk, call: ast.Call, choosing: bool) -> None:
-        if last(call.func) != "final_evaluation":
-            return
-        run = kwarg(call, "run", 1)
-        run = const(run) if isinstance(const(run), str) else walk.strings.get(getattr(run, "id", ""))
-        if run is not None:
-            first, cell = self.first.setdefault(run, (call, walk.cell))
-            if first is not call:
-                self.report(
-                    walk,
-                    call,
-                    f"`{snip(call)}` repeats final_evaluation for run {run!r} (first at cell {cell}, "
-                    f"line {first.lineno}); each repeat is another look at test.",
-                )
 
 
 def functions_calling(cells: list[tuple[int, ast.Module]], test: Callable[[ast.Call], bool]) -> set[str]:

@@ -16,7 +16,7 @@ from grader.static.names import (
     TRAIN_NAME,
 )
 from grader.static.nodes import kwarg, last, snip
-from grader.static.taint import Taint, union
+from grader.static.sources import Taint, union
 
 if TYPE_CHECKING:
     from grader.static.walk import Walk
@@ -76,3 +76,10 @@ def set_dataset(target: ast.Attribute | ast.Subscript) -> str | None:
     if isinstance(target, ast.Attribute) and target.attr in ("train_dataset", "eval_dataset"):
         return target.attr
     return None
+
+
+def handed_fit(walk: Walk, call: ast.Call) -> str:
+    """Where the texts final_evaluation hands to predict came from, when `call` trains on them; else ''."""
+    fit = fit_of(walk, call)
+    t = union(fit.taint, *(data for _, data in fit.datasets)) if fit else {}
+    return t.get("handed") or t.get("seen") or ""

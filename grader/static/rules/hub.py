@@ -18,10 +18,14 @@ class HubDataset(Rule):
     """The course's data is a public hub dataset, and its copy includes the test split with labels.
     The course's loader serves train and val and keeps test for final_evaluation; a notebook that
     downloads the hub copy (any hub dataset, by loader, download or `hf://datasets/` path) holds the
-    test labels, so they can reach training or selection without a trace in the access log."""
+    test labels, so they can reach training or selection without a trace in the access log. A
+    plain notebook (no course API) has no other data: its hub copy is its dataset, judged by the
+    row rules, and the grader's record checks fail it for want of a run record."""
 
     def call(self, walk: Walk, call: ast.Call, choosing: bool) -> None:
         name = last(call.func)
+        if walk.plain:
+            return
         if name in HUB_LOADERS or walk.hub_download(call, name):
             self.report(
                 walk,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from grader.static.names import CACHE_TEXT, HUB_TEXT, PRINTS, RUNS_FILE, is_internal
 from grader.static.nodes import arguments, const, kwarg, last, root, snip
 from grader.static.rules.base import Rule, rule
-from grader.static.taint import Taint
+from grader.static.sources import Taint
 
 if TYPE_CHECKING:
     from grader.static.walk import Walk

@@ -1,4 +1,4 @@
-"""resplit: the course's fixed train/val/test split redrawn or pooled."""
+"""resplit and inner-split: the course's fixed train/val/test split redrawn or pooled, or train alone divided."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from grader.static.names import SPLITTER
 from grader.static.nodes import last, snip
 from grader.static.rules.base import Rule, rule
-from grader.static.taint import split_words, splits, union
+from grader.static.sources import split_words, splits, union
 
 if TYPE_CHECKING:
     from grader.static.walk import Walk
@@ -20,7 +20,8 @@ class Resplit(Rule):
     on the same fixed splits. Pooling them (concatenate_datasets, pd.concat, cross-validation over
     train + val) and drawing new ones puts val or test rows where training can see them. Halving
     val to fit a temperature, or a stratified subsample of train, is course practice. Only this
-    rule reads split-like variable names (`train_df`, `test_df`), to see what is pooled."""
+    rule reads split-like variable names (`train_df`, `test_df`), to see what is pooled. A plain
+    notebook (no course API, data of its own) owns its split: the row rules judge it instead."""
 
     def start(self, walk: Walk) -> None:
         self.subsamples = _subsamples(walk.cells)
@@ -28,11 +29,11 @@ class Resplit(Rule):
     def called(self, walk: Walk, call: ast.Call, choosing: bool) -> None:
         name = last(call.func)
         receiver = call.func.value if isinstance(call.func, ast.Attribute) else None
+        if walk.plain:
+            return
         if name == "train_test_split":
-            parts = call.args + ([receiver] if receiver is not None else [])
-            found = splits(union(*(walk.taint(p) for p in parts)))
-            # halving val to fit a temperature (weeks 4-5) is course practice; so is a stratified subsample
-            if found != {"val"} and (id(call) not in self.subsamples or len(found) > 1):
+            found = _drawn(walk, call, self.subsamples)
+            if found is not None and found & {"val", "test"}:
                 self.report(
                     walk,
                     call,
@@ -63,6 +64,40 @@ class Resplit(Rule):
                     f"`{snip(call)}` pools the splits{_mix_note(found)}; the course's "
                     "train/val/test split is fixed so every number is comparable.",
                 )
+
+
+@rule("inner-split", severity="info", summary="splits train alone into an inner train/dev pair")
+class InnerSplit(Rule):
+    """Not a leak: carving a dev part out of train (for a hyperparameter search or early stopping)
+    keeps val and test out of it, and val still measures the finished model. The grader notes it,
+    because numbers on the inner dev part are not the course's val numbers and must not be reported
+    as such. Splitting data that holds val or test rows is `resplit`."""
+
+    def start(self, walk: Walk) -> None:
+        self.subsamples = _subsamples(walk.cells)
+
+    def called(self, walk: Walk, call: ast.Call, choosing: bool) -> None:
+        if walk.plain or last(call.func) != "train_test_split":
+            return
+        found = _drawn(walk, call, self.subsamples)
+        if found is not None and not found & {"val", "test"}:
+            self.report(
+                walk,
+                call,
+                f"`{snip(call)}` splits train alone into an inner train/dev pair; fine for a search, but "
+                "its dev numbers are not the course's val numbers.",
+            )
+
+
+def _drawn(walk: Walk, call: ast.Call, subsamples: set[int]) -> set[str] | None:
+    """The splits a train_test_split draws new parts from (by taint, else by the names of what it
+    splits); None for halving val (a temperature's calibration set) or a subsample of one split."""
+    receiver = call.func.value if isinstance(call.func, ast.Attribute) else None
+    parts = call.args + ([receiver] if receiver is not None else [])
+    found = splits(union(*(walk.taint(p) for p in parts))) or _mixture(walk, parts)
+    if found == {"val"} or id(call) in subsamples and len(found) <= 1:
+        return None
+    return found
 
 
 def _subsamples(cells: list[tuple[int, ast.Module]]) -> set[int]:

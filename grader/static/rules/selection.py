@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from grader.static.names import CHOICE_NAME, PICKERS, SAVES, SORTERS
 from grader.static.nodes import const, is_training_call, last, snip
 from grader.static.rules.base import Rule, rule
-from grader.static.taint import Taint, origin_of, splits, union
+from grader.static.sources import Taint, origin_of, splits, union
 
 if TYPE_CHECKING:
     from grader.static.walk import Walk

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from grader.static.nodes import snip
 from grader.static.rules.base import Rule, rule
 from grader.static.rules.fitting import Fit, fit_of, set_dataset
-from grader.static.taint import Taint, origin_of, splits
+from grader.static.sources import Taint, origin_of, splits
 
 if TYPE_CHECKING:
     from grader.static.walk import Walk
@@ -90,7 +90,16 @@ class FitOnEval(Rule):
 class TrainOnVal(_TrainingData):
     """Val is the student's own held-out set: it measures generalisation and guides every choice
     (epochs, settings, thresholds). A model trained on val is judged on data it learned from, so
-    val stops doing both jobs. Fitting a calibration temperature on val is course practice."""
+    val stops doing both jobs. Fitting a calibration temperature on val is course practice. A plain
+    notebook may refit on train + val once its choices are made: that is its own protocol."""
+
+    def called(self, walk: Walk, call: ast.Call, choosing: bool) -> None:
+        if not walk.plain:
+            super().called(walk, call, choosing)
+
+    def store(self, walk: Walk, target: ast.Attribute | ast.Subscript, taint: Taint) -> None:
+        if not walk.plain:
+            super().store(walk, target, taint)
 
     def _applies(self, t: Taint, calibrator: bool) -> bool:
         return "val" in splits(t) and "test" not in splits(t) and not calibrator
@@ -108,10 +117,11 @@ class TrainOnVal(_TrainingData):
 class LabelEncoderAll(Rule):
     """The label set is the course's (LABELS). A label encoder fitted on val or test labels learns
     which classes occur there, a small look at the evaluation data, and can order or drop classes
-    differently from the course's; the least severe of the leaks."""
+    differently from the course's; the least severe of the leaks. A plain notebook has no course
+    label set, so encoding all its labels is how it names them."""
 
     def called(self, walk: Walk, call: ast.Call, choosing: bool) -> None:
-        fit = fit_of(walk, call)
+        fit = fit_of(walk, call) if not walk.plain else None
         found = splits(fit.taint) & {"val", "test"} if fit and fit.kind == "label encoder" else set()
         if found:
             split = "test" if "test" in found else "val"

@@ -1,0 +1,116 @@
+"""The static leak detector against a labelled suite: recall per category, false positives, time per notebook.
+
+The suite (benchmarks/leak_suite/<category>/<name>.<leak|honest>.ipynb) holds notebooks written for
+it: course notebooks of weeks 1, 2 and 4 (the course API) and plain pandas/sklearn/keras notebooks on
+a CSV or the hub copy, as public notebooks for this dataset are written. Each notebook's metadata
+names the rule ids a grader must find (`leak_suite.expected`); a leak counts as found when every one
+of them is among the findings, and an honest notebook is a false positive when any finding is major
+or critical (info and minor findings are notes, not accusations). Each notebook goes through
+`grader.static.analyze_notebook`, the static layer `course check` and `course grade` run.
+
+    HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 .venv/bin/python benchmarks/leak_suite.py [--repeat 5]
+
+`--static-from DIR` times and grades another copy of the `grader` package (DIR holds `grader/`), e.g.
+the committed one: `git archive HEAD grader | tar -x -C /tmp/before`, then `--static-from /tmp/before`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import nbformat
+
+SUITE = Path(__file__).with_name("leak_suite")
+ALARMS = ("critical", "major")
+
+
+def load_suite(root: Path = SUITE) -> list[tuple[Path, nbformat.NotebookNode]]:
+    """Every suite notebook with its metadata, sorted by path."""
+    return [(path, nbformat.read(path, as_version=4)) for path in sorted(root.glob("*/*.ipynb"))]
+
+
+def grade(suite: list[tuple[Path, nbformat.NotebookNode]], repeat: int) -> tuple[list[dict], float]:
+    """One row per notebook (category, kind, expected, found, verdict), and the best mean seconds per notebook."""
+    from grader.static import analyze_notebook
+
+    rows = []
+    for path, nb in suite:
+        expected = set(nb.metadata["leak_suite"]["expected"])
+        findings = analyze_notebook(nb)
+        found = {f.rule for f in findings}
+        alarms = sorted({f.rule for f in findings if f.severity in ALARMS})
+        kind = path.stem.rsplit(".", 1)[1]
+        ok = expected <= found if kind == "leak" else not alarms
+        rows.append(
+            {
+                "path": path.relative_to(path.parents[1]).as_posix(),
+                "category": path.parent.name,
+                "kind": kind,
+                "api": nb.metadata["leak_suite"]["api"],
+                "expected": sorted(expected),
+                "found": sorted(found),
+                "alarms": alarms,
+                "ok": ok,
+            }
+        )
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _, nb in suite:
+            analyze_notebook(nb)
+        best = min(best, (time.perf_counter() - start) / len(suite))
+    return rows, best
+
+
+def report(rows: list[dict], seconds: float) -> str:
+    """Recall per category and overall, false positives, and time per notebook, as printed lines."""
+    lines = [f"{'category':20s} {'leaks':>5s} {'found':>5s} {'recall':>6s} {'honest':>6s} {'FP':>3s}"]
+    by = defaultdict(list)
+    for row in rows:
+        by[row["category"]].append(row)
+    for category, group in sorted(by.items()):
+        leaks = [r for r in group if r["kind"] == "leak"]
+        honest = [r for r in group if r["kind"] == "honest"]
+        hit = sum(r["ok"] for r in leaks)
+        recall = f"{hit / len(leaks):.2f}" if leaks else "-"
+        fp = sum(not r["ok"] for r in honest)
+        lines.append(f"{category:20s} {len(leaks):5d} {hit:5d} {recall:>6s} {len(honest):6d} {fp:3d}")
+    leaks = [r for r in rows if r["kind"] == "leak"]
+    honest = [r for r in rows if r["kind"] == "honest"]
+    plain = [r for r in rows if r["api"] == "plain"]
+    lines += [
+        "",
+        f"recall {sum(r['ok'] for r in leaks)}/{len(leaks)} = {sum(r['ok'] for r in leaks) / len(leaks):.3f}; "
+        f"false positives {sum(not r['ok'] for r in honest)}/{len(honest)} honest notebooks "
+        f"({sum(not r['ok'] for r in plain if r['kind'] == 'honest')} among the plain ones; "
+        f"{len(plain)} notebooks do not use the course API)",
+        f"static analysis: {seconds * 1000:.1f} ms per notebook (best of the repeats)",
+    ]
+    misses = [r for r in rows if not r["ok"]]
+    lines += [
+        f"  {'missed' if r['kind'] == 'leak' else 'false positive'}: {r['path']} expected {r['expected']}, "
+        f"found {r['found']}"
+        for r in misses
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=5, help="timing repeats over the whole suite (best is kept)")
+    parser.add_argument("--static-from", type=Path, help="a folder holding another copy of the grader package")
+    args = parser.parse_args(argv)
+    if args.static_from:
+        sys.path.insert(0, str(args.static_from.resolve()))
+    suite = load_suite()
+    rows, seconds = grade(suite, args.repeat)
+    print(report(rows, seconds))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -99,7 +99,13 @@ def choose(found: list[Candidate], flagged: bool, sample: float | None, seed: in
 
 
 def rerun_task(
-    submission: tasks.Submission, notebook: str, run: str, env: dict[str, str], timeout_s: float, memory_mb: int
+    submission: tasks.Submission,
+    notebook: str,
+    run: str,
+    env: dict[str, str],
+    timeout_s: float,
+    memory_mb: int,
+    isolation: str,
 ) -> dict:
     """Worker side: the notebook without its test cells, in the sandbox; the val macro-F1 it records."""
     scratch = Path(tempfile.mkdtemp(prefix=f"rerun-{submission.week}-{submission.student}-"))
@@ -109,7 +115,13 @@ def rerun_task(
         passed = {k: os.environ[k] for k in PASSED_ON if k in os.environ}
         env = {"COURSE_MODE": "grading", "COURSE_RUNS_DIR": "runs", "COURSE_CACHE": str(cache_root()), **passed, **env}
         ran = sandbox.execute_notebook(
-            code, scratch / "run", env=env, timeout_s=timeout_s, cell_timeout_s=timeout_s, memory_mb=memory_mb
+            code,
+            scratch / "run",
+            env=env,
+            timeout_s=timeout_s,
+            cell_timeout_s=timeout_s,
+            memory_mb=memory_mb,
+            isolation=isolation,
         )
         try:
             record = read_record(scratch / "run" / "runs" / f"{run}.json")
@@ -170,6 +182,9 @@ def rerun_week(
     env = {"COURSE_PROFILE": profile, **(env or {})}
     timeout = task_timeout or (FULL_TIMEOUT_S if device == "cuda" else spec.get("timeout_s", 600))
     memory_mb = 0 if device == "cuda" else spec.get("memory_mb", 6144)
+    # On GPU: "netns" (no network; the worker's disk as far as permissions go), because the sealed sandbox
+    # gives the notebook a fresh /dev without the GPU's device files.
+    isolation = "netns" if device == "cuda" else "auto"
     needs = {"GPU": 1} if device == "cuda" else {}
     entries: dict[tuple[str, str], dict] = {}
     by_key = {f"{c.student}/{c.run}": c for c in chosen}
@@ -189,7 +204,7 @@ def rerun_week(
                 f"rerun-{week}-{c.student}-{c.run}-{uuid.uuid4().hex[:6]}",
                 f"{c.student}/{c.run}",
                 rerun_task,
-                functools.partial(_task_args, root, week, c, env, timeout, memory_mb),
+                functools.partial(_task_args, root, week, c, env, timeout, memory_mb, isolation),
                 needs,
             )
             for c in chosen
@@ -200,8 +215,8 @@ def rerun_week(
     return results
 
 
-def _task_args(root: Path, week: str, c: Candidate, env: dict, timeout: float, memory_mb: int) -> tuple:
-    return tasks.package_submission(root, week, c.student), c.notebook, c.run, env, timeout, memory_mb
+def _task_args(root: Path, week: str, c: Candidate, env: dict, timeout: float, memory_mb: int, isolation: str) -> tuple:
+    return tasks.package_submission(root, week, c.student), c.notebook, c.run, env, timeout, memory_mb, isolation
 
 
 def _require_local_gpu() -> None:

@@ -45,7 +45,7 @@ class SandboxedExecute(Execute):
             cell_timeout_s=float(self.timeout or 300),
             memory_mb=int(os.environ.get("GRADER_MEMORY_MB", 6144)),
             isolation=os.environ.get("GRADER_ISOLATION", "auto"),
-            readable=[Path(cache)] if cache else [],
+            writable=[Path(cache)] if cache else [],  # this run's own copy (the tokenizer cache is there)
             allow_errors=True,
         )
         if run.output_path is None:

@@ -201,7 +201,7 @@ def _grade_in_child(scratch: Path, student: str, timeout_s: float) -> str:
     tmp.mkdir()
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "grader.tasks", str(scratch / "job.json")],
+            [sys.executable, "-m", "grader.tasks", str(scratch / "job.json"), str(os.getpid())],
             cwd=scratch,
             env={**os.environ, "TMPDIR": str(tmp)},  # the sandbox's and nbgrader's temporary files stay inside
             stdout=out,
@@ -242,9 +242,9 @@ def _kill_tree(pid: int) -> None:
             pass
 
 
-def _die_with_parent(scratch: Path) -> None:
-    """A worker killed mid-task must not leave its grading running: stop the tree and the scratch with it."""
-    parent = os.getppid()
+def _die_with_parent(scratch: Path, parent: int) -> None:
+    """A worker killed mid-task must not leave its grading running: stop the tree and the scratch with it.
+    `parent` is the task's pid as it started this process: a parent that died even before now counts."""
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -257,11 +257,11 @@ def _die_with_parent(scratch: Path) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _child(job_path: str) -> int:
+def _child(job_path: str, parent: int) -> int:
+    _die_with_parent(Path(job_path).parent, parent)
     from grader.pipeline import grade_student
 
     job = json.loads(Path(job_path).read_text(encoding="utf-8"))
-    _die_with_parent(Path(job_path).parent)
     result = grade_student(Path(job["root"]), job["week"], job["student"], job["spec"], job["profile"])
     atomic_write(Path(job_path).with_name("result.json"), json.dumps(result.as_results_json(), indent=1))
     return 0
@@ -317,4 +317,4 @@ def record_autogrades(root: Path, week: str, student: str) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(_child(sys.argv[1]))
+    sys.exit(_child(sys.argv[1], int(sys.argv[2])))

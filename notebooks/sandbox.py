@@ -100,6 +100,7 @@ def execute_notebook(
     kernel_name: str = "python3",
     isolation: str = "auto",
     readable: Sequence[Path] = (),
+    writable: Sequence[Path] = (),
     allow_errors: bool = False,
 ) -> ExecResult:
     """Run `notebook` from a scratch copy in `workdir` (created; must be new or empty) and report how it ended.
@@ -109,8 +110,9 @@ def execute_notebook(
     `env` adds to (and overrides) the kernel's defaults: HOME in workdir, HF_HUB_OFFLINE=1, MPLBACKEND=Agg,
     OMP_NUM_THREADS=1. `memory_mb` <= 0 sets no memory limit. `isolation`: "auto" (sealed where bubblewrap
     works, else netns, else socket-guard), "sealed", "netns" (each required), or "socket-guard". In sealed
-    mode the notebook sees `workdir`, the `readable` paths (read-only: e.g. the perturbed course copy), the
-    system's and Python's own folders read-only, and nothing else. `allow_errors` runs every cell even
+    mode the notebook sees `workdir`, the `readable` paths (read-only) and the `writable` ones (e.g. this
+    run's own perturbed course copy, where the course's tokenizer cache lives), the system's and Python's
+    own folders read-only, and nothing else. `allow_errors` runs every cell even
     after one fails (autograding scores each test cell on its own).
     """
     started = time.monotonic()
@@ -135,7 +137,7 @@ def execute_notebook(
     output = workdir / f"{notebook.stem}.executed.ipynb"
     control = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))  # job, verdict and logs: not among the notebook's files
     prefix = (
-        sealed_prefix([workdir, control], readable) if mode == "sealed" else netns_prefix() if mode == "netns" else ()
+        sealed_prefix([workdir, control, *writable], readable) if mode == "sealed" else netns_prefix() if mode == "netns" else ()
     )
     try:
         job = {

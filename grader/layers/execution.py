@@ -49,7 +49,7 @@ def replaced_run(g: Grading, name: str, index: int = 0) -> tuple[sandbox.ExecRes
         cell_timeout_s=g.spec.get("cell_timeout_s", 300),
         memory_mb=g.spec.get("memory_mb", 6144),
         isolation=g.isolation,
-        readable=[cache],
+        writable=[cache],  # this run's own copy: the course's tokenizer cache is written there
     )
     return run, workdir / "runs", copy.truth
 

@@ -29,114 +29,23 @@ LEADERBOARD_WORKERS=1) builds everything in one process; the output is the same 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import multiprocessing
 import os
-import time
-from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
+from contextlib import nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 
 from jinja2 import Environment
 
 from course import bands as bands_module
-from grader import memo, reviews
 from grader.rubrics import Rubric, load_rubric
 from leaderboard import boards, exports, plots, pseudonyms
-from leaderboard.data import Run, SiteConfig, Submission, Week, load_config, load_names, load_weeks, memo_notebooks
-from leaderboard.decisions import memo_marks, week_decisions
+from leaderboard.build import MARKER, PLOT_KEYS, PRIVATE_DIR, Build, Ctx, deadline_text, is_revealed
+from leaderboard.data import Week, load_config, load_names, load_weeks
+from leaderboard.feedback import feedback_job, primary
 from leaderboard.render import environment
-
-PRIVATE_DIR = "instructor"
-MARKER = ".leaderboard-site"
-PLOT_KEYS = "plots/.inputs.json"  # figure -> hash of what it was drawn from (a rebuild skips unchanged ones)
-FEEDBACK_TIMING = " (feedback, all processes)"
-
-
-@dataclass
-class Ctx:
-    """What every page reads. Small enough to hand to a worker process as an argument."""
-
-    course_dir: Path
-    out: Path
-    cfg: SiteConfig
-    week_names: list[str]
-    names: dict[str, str]
-    pseudonym: dict[str, str]
-    display: dict[str, str]
-    tokens: dict[str, str]
-    now: datetime
-    show_names: bool
-    bands: dict  # profile -> loaded bands file (the configured profile and "full")
-
-
-@dataclass
-class Build:
-    """What one build (or one worker's share of it) wrote, which figures it drew from which inputs, and
-    how long each phase took: the rebuild and the benchmark read these, so they live here, not in globals."""
-
-    out: Path
-    written: set[Path] = field(default_factory=set)  # stale files (not written this time) go at the end
-    timings: dict[str, float] = field(default_factory=dict)
-    old_plots: dict[str, str] = field(default_factory=dict)  # PLOT_KEYS of the previous build
-    new_plots: dict[str, str] = field(default_factory=dict)
-
-    def write(self, path: Path, text: str | bytes) -> Path:
-        """A file of this build, rewritten only when its content changed."""
-        self.written.add(path)
-        return exports.write_if_changed(path, text)
-
-    def plot(self, function: Callable, rel: str, *args) -> str:
-        """Draw a figure, unless the same function drew this file from the same data last time
-        (matplotlib is the slowest part of a rebuild)."""
-        path = self.out / rel
-        self.written.add(path)
-        key = hashlib.sha256(repr((plots.VERSION, function.__name__, args)).encode("utf-8")).hexdigest()
-        self.new_plots[rel] = key
-        if self.old_plots.get(rel) != key or not path.is_file():
-            function(path, *args)
-        return rel
-
-    @contextmanager
-    def phase(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
-
-    def add(self, other: Build) -> None:
-        """A feedback job's files and timings, counted with this build's."""
-        self.written |= other.written
-        for name, seconds in other.timings.items():
-            self.timings[name + FEEDBACK_TIMING] = self.timings.get(name + FEEDBACK_TIMING, 0.0) + seconds
-
-    def remove_stale(self) -> None:
-        """Files of a previous build that this build did not write (a student or week gone): removed."""
-        for top in list(self.out.glob("*.html")) + [self.out / d for d in ("plots", PRIVATE_DIR, "exports")]:
-            files = [top] if top.is_file() else [p for p in top.rglob("*") if p.is_file()] if top.is_dir() else []
-            for path in files:
-                if path not in self.written:
-                    path.unlink()
-            if top.is_dir():  # folders left empty (a student's feedback folder), deepest first
-                for folder in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
-                    if not any(folder.iterdir()):
-                        folder.rmdir()
-
-
-def _revealed(ctx: Ctx, week: str) -> bool:
-    deadline = ctx.cfg.deadlines.get(week)
-    return deadline is not None and ctx.now >= deadline
-
-
-def _deadline_text(ctx: Ctx, week: str) -> str:
-    deadline = ctx.cfg.deadlines.get(week)
-    return deadline.strftime("%Y-%m-%d %H:%M UTC") if deadline else "the deadline (not yet set in leaderboard.yaml)"
-
 
 # ---------------------------------------------------------------------------------------------------
 # The build
@@ -222,7 +131,7 @@ def build_site(
     jobs = [(ctx, week, info, rubrics[week.name]) for week, info in zip(weeks, week_pages)]
     n = _workers(workers, len(weeks))
     with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork")) if n > 1 else nullcontext() as pool:
-        futures = [pool.submit(_feedback_job, *job) for job in jobs] if pool else []
+        futures = [pool.submit(feedback_job, *job) for job in jobs] if pool else []
         with build.phase("plots"):
             for info in week_pages:
                 _week_plots(build, info)
@@ -234,7 +143,7 @@ def build_site(
             with build.phase("waiting for feedback workers"):
                 results = [f.result() for f in futures]
         else:
-            results = [_feedback_job(*job) for job in jobs]
+            results = [feedback_job(*job) for job in jobs]
     for info, (students, job_build) in zip(week_pages, results):
         info["feedback"] = students
         build.add(job_build)
@@ -280,7 +189,7 @@ def build_site(
 
 
 def _week_info(ctx: Ctx, week: Week) -> dict:
-    revealed = _revealed(ctx, week.name)
+    revealed = is_revealed(ctx, week.name)
     loaded = ctx.bands[ctx.cfg.profile]
     public = boards.student_rows(week, "val", ctx.display)
     refs_public = boards.reference_rows(week.name, "val", ctx.cfg.profile, ctx.cfg.reference_rows, loaded)
@@ -289,7 +198,7 @@ def _week_info(ctx: Ctx, week: Week) -> dict:
         "number": week.number,
         "title": week.title,
         "revealed": revealed,
-        "deadline": _deadline_text(ctx, week.name),
+        "deadline": deadline_text(ctx, week.name),
         "public": public,
         "refs_public": refs_public,
         "private": boards.student_rows(week, "test", ctx.display) if revealed else [],
@@ -341,138 +250,6 @@ def _board_pages(ctx: Ctx, build: Build, env: Environment, info: dict) -> None:
 
 # ---------------------------------------------------------------------------------------------------
 # Feedback pages (worker processes, or the main one)
-# ---------------------------------------------------------------------------------------------------
-
-
-def _feedback_job(ctx: Ctx, week: Week, info: dict, rubric: Rubric) -> tuple[list[dict], Build]:
-    """Feedback pages and Gradescope exports of one week; returns what the instructor page needs and
-    the job's own Build (its files and timings), since a worker shares no memory with the main process."""
-    build = Build(ctx.out)
-    template = environment().get_template("feedback.html")
-    ref_numbers = memo.reference_numbers(ctx.bands, week.name)
-    configured = ctx.cfg.reference_per_class.get(week.name)
-    candidates = [] if configured else _reference_candidates(week)
-    rank_of = {r.student: r for r in info["public"]}
-    gradescope = ctx.out / PRIVATE_DIR / "exports" / "gradescope" / week.name
-    decisions, review_problems = week_decisions(ctx.course_dir, week.name)
-    students = []
-    for student, subs in week.submissions.items():
-        sub = _primary(subs)
-        chosen = boards.best_run(subs)
-        run = chosen[1] if chosen else (sub.runs[0] if sub.runs else None)
-        with build.phase("memo observations"):
-            memo_text, problems = memo.read_memo(memo_notebooks(ctx.course_dir, student, week.name))
-            obs = memo.observe(
-                memo_text,
-                rubric,
-                sub.measured,
-                references=ref_numbers,
-                words_per_page=ctx.cfg.words_per_page,
-                problems=problems,
-            )
-            marks, mark_problems = memo_marks(ctx.course_dir, week.name, student, rubric, set(week.submissions))
-        if configured:
-            reference = {"label": configured["name"], "per_class": configured["per_class_f1"], "tiers": None}
-        else:
-            other = next(((label, r) for s, label, r in candidates if s != student), None)
-            reference = (
-                {"label": other[0], "per_class": other[1].per_class("val"), "tiers": other[1].val.get("tier_f1")}
-                if other
-                else None
-            )
-        page = f"feedback/{ctx.tokens[student]}/{week.name}.html"
-        row = rank_of.get(student)
-        with build.phase("pages"):
-            build.write(
-                ctx.out / PRIVATE_DIR / page,
-                template.render(
-                    root="../../../",
-                    cfg=ctx.cfg,
-                    week=info,
-                    student=student,
-                    name=ctx.names.get(student, ""),
-                    pseudonym=ctx.pseudonym[student],
-                    row=row,
-                    subs=subs,
-                    sub=sub,
-                    run=run,
-                    found=[(s, f, reviews.status(student, f, decisions)) for s in subs for f in s.findings],
-                    review_problems=review_problems,
-                    marks=marks,
-                    mark_problems=mark_problems,
-                    per_class=_per_class(ctx, run, reference),
-                    counted=chosen is not None,
-                    revealed=info["revealed"],
-                    obs=obs,
-                    reference=reference,
-                    show_names=ctx.show_names,
-                    weeks=ctx.week_names,
-                    page="feedback",
-                ),
-            )
-        with build.phase("exports"):
-            exports.gradescope_results(
-                gradescope / student / "results.json",
-                sub.raw or {"score": 0, "tests": [], "extra_data": {"status": sub.status, "error": sub.error}},
-                exports.gradescope_leaderboard(
-                    row if row and row.macro_f1 is not None else None, row.status if row else "pending"
-                ),
-                build.write,
-                sub.text,
-            )
-        students.append({"student": student, "obs": obs, "page": page})
-    return students, build
-
-
-def _reference_candidates(week: Week) -> list[tuple[str, str, Run]]:
-    """Clean candidates for the per-class reference, best first: (student, label, run)."""
-    ranked = []
-    for student, subs in week.submissions.items():
-        clean = [
-            r
-            for s in subs
-            if s.valid and s.integrity == "clean"
-            for r in s.runs
-            if r.metric("val", "macro_f1") is not None and r.per_class("val")
-        ]
-        if clean:
-            ranked.append(
-                (
-                    student,
-                    "best clean submission this week (anonymous)",
-                    max(clean, key=lambda r: r.metric("val", "macro_f1")),
-                )
-            )
-    return sorted(ranked, key=lambda t: -t[2].metric("val", "macro_f1"))
-
-
-def _primary(subs: list[Submission]) -> Submission:
-    """The submission a feedback page is about: the one whose run counts, else the latest attempt."""
-    chosen = boards.best_run(subs)
-    return chosen[0] if chosen else subs[-1]
-
-
-def _per_class(ctx: Ctx, run: Run | None, reference: dict | None) -> dict:
-    if run is None or not run.per_class("val"):
-        return {}
-    mine = run.per_class("val")
-    ref = reference["per_class"] if reference else None
-    labels = ctx.cfg.labels
-    worst = []
-    if ref:
-        gaps = sorted((mine[c] - ref[c], c) for c in range(min(len(mine), len(ref))))[:8]
-        worst = [
-            {"name": labels[c] if c < len(labels) else f"class {c}", "mine": mine[c], "ref": ref[c], "gap": gap}
-            for gap, c in gaps
-        ]
-    return {"chart": plots.per_class_svg(mine, ref), "worst": worst, "zero": mine.count(0.0), "n": len(mine)}
-
-
-# ---------------------------------------------------------------------------------------------------
-
-
-# ---------------------------------------------------------------------------------------------------
-# Season and instructor pages (main process)
 # ---------------------------------------------------------------------------------------------------
 
 
@@ -532,7 +309,7 @@ def _instructor(ctx: Ctx, build: Build, env: Environment, weeks: list[Week], wee
         for s in w["feedback"]:
             student, obs, link = s["student"], s["obs"], s["page"]
             subs = week.submissions[student]
-            sub = _primary(subs)
+            sub = primary(subs)
             name = ctx.names.get(student, "")
             s.update(name=name, sub=sub, subs=subs)
             for candidate in subs:
@@ -585,7 +362,7 @@ def _instructor(ctx: Ctx, build: Build, env: Environment, weeks: list[Week], wee
                 "title": w["title"],
                 "students": w["students"],
                 "ranked": w["ranked"],
-                "failed": sum(1 for subs in week.submissions.values() if _primary(subs).status != "graded"),
+                "failed": sum(1 for subs in week.submissions.values() if primary(subs).status != "graded"),
                 "flagged": sum(1 for subs in week.submissions.values() if any(c.flagged for c in subs)),
                 "mean": sum(scores) / len(scores) if scores else None,
                 "scores": scores,

@@ -158,7 +158,9 @@ def test_a_failed_certificate_withholds_the_full_run_points(full_class):
     _, results = full_class
     cheat = results["trains_on_test"]
     assert cheat.metrics["week1_tfidf"]["certificate"] == "failed"
-    assert {c.name: c for c in cheat.checks}["week1_tfidf: val macro-F1"].score == 0
+    checks = {c.name: c for c in cheat.checks}
+    withheld = checks["review: week1_tfidf metric points"]  # pending review: the run's points are cancelled
+    assert checks["week1_tfidf: val macro-F1"].score + withheld.score == 0 and "withheld" in withheld.output
     assert {c.name: c for c in results["edited_predictions"].checks}["integrity"].score == 0
 
 

@@ -182,9 +182,8 @@ def rerun_week(
     env = {"COURSE_PROFILE": profile, **(env or {})}
     timeout = task_timeout or (FULL_TIMEOUT_S if device == "cuda" else spec.get("timeout_s", 600))
     memory_mb = 0 if device == "cuda" else spec.get("memory_mb", 6144)
-    # On GPU: "netns" (no network; the worker's disk as far as permissions go), because the sealed sandbox
-    # gives the notebook a fresh /dev without the GPU's device files.
-    isolation = "netns" if device == "cuda" else "auto"
+    # Sealed on CPU and GPU alike: the sandbox passes the NVIDIA device files through (notebooks.isolation).
+    isolation = "sealed"
     needs = {"GPU": 1} if device == "cuda" else {}
     entries: dict[tuple[str, str], dict] = {}
     by_key = {f"{c.student}/{c.run}": c for c in chosen}

@@ -18,6 +18,7 @@ it, so the class costs two full runs and one smoke run:
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -58,8 +59,11 @@ def run_student(student: str, workdir: Path, profile: str = "full-like") -> tupl
     for cell in nb.cells:
         cell.source = cell.source.replace(READ_ONE, READ_ALL).replace(SMALL_TEST, ANY_TEST)
     nbformat.write(nb, source)
-    env = {**FULL_ENV, "COURSE_PROFILE": profile, "COURSE_CACHE": str(cache_root())}
-    result = sandbox.execute_notebook(source, workdir / "run", env=env, timeout_s=900, memory_mb=0)
+    own = {k: v for k, v in os.environ.items() if k.startswith("COURSE_")}  # e.g. the real course's raw files
+    env = {**own, **FULL_ENV, "COURSE_PROFILE": profile, "COURSE_CACHE": str(cache_root())}
+    folders = [Path(own[k]) for k in ("COURSE_DATA_DIR", "COURSE_CONTRACT_DIR") if k in own]
+    result = sandbox.execute_notebook(source, workdir / "run", env=env, timeout_s=900, memory_mb=0,
+                                      readable=folders, writable=[cache_root()])
     if result.status != "ok":
         raise RuntimeError(f"{student}'s {profile} run of {NOTEBOOK} failed: {result.status}: {result.message}")
     executed = workdir / "hand_in" / NOTEBOOK

@@ -13,6 +13,7 @@ Grading requires "sealed" unless the instructor allows weaker isolation (`course
 from __future__ import annotations
 
 import functools
+import glob
 import os
 import shutil
 import subprocess
@@ -62,7 +63,8 @@ def _python_paths() -> list[Path]:
 
 def sealed_prefix(writable: Sequence[Path], readable: Sequence[Path]) -> list[str]:
     """A bubblewrap command line: new namespaces (network with loopback only, PID, IPC, UTS, mount), no
-    capabilities, a fresh /tmp, and only the listed folders mounted."""
+    capabilities, a fresh /tmp, and only the listed folders mounted (plus the NVIDIA device files, where
+    there are any, so a GPU re-run is sealed too)."""
     args = [
         shutil.which("bwrap") or "bwrap",
         "--die-with-parent",
@@ -83,6 +85,8 @@ def sealed_prefix(writable: Sequence[Path], readable: Sequence[Path]) -> list[st
         args += [arg for name in MASKED if (root / name).is_dir() for arg in ("--tmpfs", str(root / name))]
     for path in writable:
         args += ["--bind", str(path), str(path)]
+    for device in sorted(glob.glob("/dev/nvidia*")):  # a GPU worker's devices: CUDA needs them, nothing else
+        args += ["--dev-bind", device, device]
     return args
 
 

@@ -64,8 +64,10 @@ def main() -> None:
     record = json.loads(record_path.read_text())
     n_val, n_test = len(record["predictions"]["val"]["ids"]), len(record["predictions"]["test"]["ids"])
     ours, theirs = timed(harness, args.repeats), timed(anchor, args.repeats)
-    print(f"verify one full record ({n_val:,} val + {n_test:,} test): {ours:.3f} s; anchor (read + sklearn "
-          f"macro-F1) {theirs:.3f} s; ratio {ours / theirs:.1f}x; target <= 0.5 s: {'met' if ours <= 0.5 else 'MISSED'}")
+    print(
+        f"verify one full record ({n_val:,} val + {n_test:,} test): {ours:.3f} s; anchor (read + sklearn "
+        f"macro-F1) {theirs:.3f} s; ratio {ours / theirs:.1f}x; target <= 0.5 s: {'met' if ours <= 0.5 else 'MISSED'}"
+    )
 
     rng = np.random.default_rng(0)
     preds = rng.integers(0, 113, size=(args.students, n_test)).astype(np.int16)
@@ -73,8 +75,10 @@ def main() -> None:
     assert np.allclose(1 - matrix[np.triu_indices(args.students, k=1)], pdist(preds, "hamming"))
     ours = timed(lambda: agreement_matrix(preds), max(1, args.repeats // 2))
     theirs = timed(lambda: pdist(preds, "hamming"), max(1, args.repeats // 2))
-    print(f"shared-run matrix, {args.students} students x {n_test:,} test rows: {ours:.2f} s; anchor (scipy pdist "
-          f"hamming) {theirs:.2f} s; ratio {ours / theirs:.2f}x; target <= 5 s: {'met' if ours <= 5 else 'MISSED'}")
+    print(
+        f"shared-run matrix, {args.students} students x {n_test:,} test rows: {ours:.2f} s; anchor (scipy pdist "
+        f"hamming) {theirs:.2f} s; ratio {ours / theirs:.2f}x; target <= 5 s: {'met' if ours <= 5 else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":

@@ -58,8 +58,9 @@ def cache_root() -> Path:
 
 
 def locate(config: CourseConfig, contract_dir: Path | str | None = None) -> Path:
-    """Find the folder holding the contract files, downloading them if no local folder is named."""
-    chosen = contract_dir or os.environ.get("COURSE_CONTRACT_DIR") or config.contract_dir
+    """Find the folder holding the contract files, downloading them if no local folder is named.
+    COURSE_CONTRACT_DIR is for a course whose config names no folder of its own (the real one)."""
+    chosen = contract_dir or config.contract_dir or os.environ.get("COURSE_CONTRACT_DIR")
     if chosen:
         folder = Path(chosen)
         if not folder.is_dir():

@@ -40,18 +40,19 @@ class Settings:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
 
 
+SMOKE = dict(
+    course="synthetic-small",
+    model_name="tiny-modernbert",
+    decoder_name="tiny-qwen2",
+    max_train_examples=2000,
+    epochs=1,
+    batch_size=32,
+    learning_rate=1e-3,
+    max_length=128,
+    device="cpu",
+)
 PROFILE_DEFAULTS: dict[str, dict] = {
-    "smoke": dict(
-        course="synthetic-small",
-        model_name="tiny-modernbert",
-        decoder_name="tiny-qwen2",
-        max_train_examples=2000,
-        epochs=1,
-        batch_size=32,
-        learning_rate=1e-3,
-        max_length=128,
-        device="cpu",
-    ),
+    "smoke": SMOKE,
     "full": dict(
         course="real",
         model_name="answerdotai/ModernBERT-base",
@@ -66,17 +67,7 @@ PROFILE_DEFAULTS: dict[str, dict] = {
     # The full code path, offline and on CPU: the full-size synthetic course (every val and test row), a
     # tiny model, training capped at 2,000 examples. What tests and the demo use to make full-profile
     # records in CPU minutes; `course grade` verifies them like a student's GPU run.
-    "full-like": dict(
-        course="synthetic",
-        model_name="tiny-modernbert",
-        decoder_name="tiny-qwen2",
-        max_train_examples=2000,
-        epochs=1,
-        batch_size=32,
-        learning_rate=1e-3,
-        max_length=128,
-        device="cpu",
-    ),
+    "full-like": {**SMOKE, "course": "synthetic"},
 }
 
 

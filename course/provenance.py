@@ -43,8 +43,11 @@ def executed_code() -> dict:
         return {"kind": "notebook", "notebook": Path(str(name)).name, "cells": [cell_digest(s) for s in sources]}
     main = getattr(sys.modules.get("__main__"), "__file__", None)
     if main and Path(main).is_file():
-        return {"kind": "script", "notebook": Path(main).name,
-                "cells": [cell_digest(Path(main).read_text(encoding="utf-8", errors="replace"))]}
+        return {
+            "kind": "script",
+            "notebook": Path(main).name,
+            "cells": [cell_digest(Path(main).read_text(encoding="utf-8", errors="replace"))],
+        }
     return {"kind": "interactive", "notebook": "", "cells": []}
 
 

@@ -57,10 +57,12 @@ def load_raw(config: CourseConfig, data_dir: Path | str | None = None) -> tuple[
     """(raw_train, raw_test) for a course: a local folder if one is named, else the config's source.
 
     `data_dir` (or `COURSE_DATA_DIR`) lets the real course run from files exported once from the hub,
-    which is how a grading machine without internet gets the real rows.
+    which is how a grading machine without internet gets the real rows. The variable is for a course
+    without files of its own: a synthetic course always reads its own (a grader that holds the real
+    course's files also grades on the synthetic one).
     """
     spec = config.dataset
-    folder = data_dir or os.environ.get("COURSE_DATA_DIR") or spec.path
+    folder = data_dir or spec.path or os.environ.get("COURSE_DATA_DIR")
     if folder:
         folder = Path(folder)
         return tuple(  # type: ignore[return-value]

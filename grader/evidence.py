@@ -51,26 +51,46 @@ def course_findings(record: dict, data: CourseData, profile: str, run: str) -> l
     got_profile = prov.get("profile", settings.get("profile"))
     problems = []
     if course.get("name") != data.config.name or course.get("contract_sha256") != want_sha:
-        problems.append(f"course {course.get('name')!r} (contract {str(course.get('contract_sha256'))[:12]}…), "
-                        f"not {data.config.name!r} ({str(want_sha)[:12]}…)")
+        problems.append(
+            f"course {course.get('name')!r} (contract {str(course.get('contract_sha256'))[:12]}…), "
+            f"not {data.config.name!r} ({str(want_sha)[:12]}…)"
+        )
     if got_profile != profile:
         problems.append(f"profile {got_profile!r}, not {profile!r}")
     if not problems:
         return []
-    return [_finding("wrong-course", "critical",
-                     f"{run}: the record is from {' and '.join(problems)}: it is not a run of the full course", run)]
+    return [
+        _finding(
+            "wrong-course",
+            "critical",
+            f"{run}: the record is from {' and '.join(problems)}: it is not a run of the full course",
+            run,
+        )
+    ]
 
 
 def digest_findings(record: dict, run: str) -> list[Finding]:
     """The digest `final_evaluation` stored must still match the record's contents."""
     stored = (record.get("provenance") or {}).get("digest") if isinstance(record.get("provenance"), dict) else None
     if not stored:
-        return [_finding("provenance-missing", "major",
-                         f"{run}: the record carries no provenance digest (written by hand or by an old harness)", run)]
+        return [
+            _finding(
+                "provenance-missing",
+                "major",
+                f"{run}: the record carries no provenance digest (written by hand or by an old harness)",
+                run,
+            )
+        ]
     if stored != record_digest(record):
-        return [_finding("record-digest", "critical",
-                         f"{run}: the record was changed after final_evaluation wrote it (its digest no longer "
-                         f"matches its contents)", run)]
+        return [
+            _finding(
+                "record-digest",
+                "critical",
+                f"{run}: the record was changed after final_evaluation wrote it (its digest no longer "
+                f"matches its contents)",
+                run,
+            )
+        ]
     return []
 
 
@@ -90,20 +110,38 @@ def provenance_findings(record: dict, cells: list[tuple[int, str, str]], noteboo
     digests = [d for _, d, _ in cells]
     unknown = [d for d in executed if d not in digests]
     if unknown:
-        return [_finding("provenance-mismatch", "major",
-                         f"{run}: {len(set(unknown))} of the {len(set(executed))} cells that ran are not in {notebook} "
-                         f"(edited or removed after the run): the record was not produced by this notebook", run)]
+        return [
+            _finding(
+                "provenance-mismatch",
+                "major",
+                f"{run}: {len(set(unknown))} of the {len(set(executed))} cells that ran are not in {notebook} "
+                f"(edited or removed after the run): the record was not produced by this notebook",
+                run,
+            )
+        ]
     last = max(i for i, d in enumerate(digests) if d == executed[-1])  # the cell that called final_evaluation
     wanted = list(dict.fromkeys(digests[: last + 1]))
     ran = list(dict.fromkeys(executed))
     missing = [cells[digests.index(d)][0] for d in wanted if d not in ran]
     if missing:
-        return [_finding("provenance-mismatch", "major",
-                         f"{run}: cells {', '.join(map(str, missing))} of {notebook} never ran before final_evaluation: "
-                         f"the record was not produced by this notebook", run)]
+        return [
+            _finding(
+                "provenance-mismatch",
+                "major",
+                f"{run}: cells {', '.join(map(str, missing))} of {notebook} never ran before final_evaluation: "
+                f"the record was not produced by this notebook",
+                run,
+            )
+        ]
     if ran != wanted:
-        return [_finding("provenance-order", "minor",
-                         f"{run}: the cells ran out of notebook order; use Restart & Run All before submitting", run)]
+        return [
+            _finding(
+                "provenance-order",
+                "minor",
+                f"{run}: the cells ran out of notebook order; use Restart & Run All before submitting",
+                run,
+            )
+        ]
     return []
 
 
@@ -114,9 +152,15 @@ def claimed_findings(record: dict, measured: dict, run: str) -> list[Finding]:
     for key in ("macro_f1", "accuracy"):
         value = claimed.get(key) if isinstance(claimed, dict) else None
         if isinstance(value, (int, float)) and abs(value - measured["val"][key]) > TOLERANCE:
-            found.append(Finding("consistency", "record-metric-mismatch", "major",
-                                 f"{run}: the record claims val {key} {value:.4f}; its predictions score "
-                                 f"{measured['val'][key]:.4f}", run=run))
+            found.append(
+                Finding(
+                    "consistency",
+                    "record-metric-mismatch",
+                    "major",
+                    f"{run}: the record claims val {key} {value:.4f}; its predictions score {measured['val'][key]:.4f}",
+                    run=run,
+                )
+            )
     return found
 
 
@@ -142,4 +186,3 @@ def verify(record_path: Path, notebook: Path, data: CourseData, profile: str, ba
 def _relabel(f: Finding, run: str) -> Finding:
     """A fixed-split problem of the full record, reported under the evidence layer."""
     return Finding(LAYER, f.rule, f.severity, f"{run} (full record): {f.message}", f.cell, f.line, run=run)
-

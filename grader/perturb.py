@@ -81,7 +81,9 @@ def perturbed_course(course_toml: Path, cache: Path, variant: str, seed: int) ->
     kept = np.flatnonzero(test[spec.label_column].map(lambda x: merge.get(x, x)).isin(contract.labels).to_numpy())
     rng = np.random.default_rng(seed)
     weights = rng.dirichlet(np.ones(len(contract.labels)))  # a label distribution of this run's own
-    test.loc[kept, spec.label_column] = np.asarray(contract.labels)[rng.choice(len(contract.labels), len(kept), p=weights)]
+    test.loc[kept, spec.label_column] = np.asarray(contract.labels)[
+        rng.choice(len(contract.labels), len(kept), p=weights)
+    ]
     truth = None
     if variant == "replaced":
         plan = synthetic.make_plan(_generator_seed(config.name))

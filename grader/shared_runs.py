@@ -38,7 +38,9 @@ def flag_pairs(students: list[str], predictions: np.ndarray, upper: float) -> li
     """Every pair whose agreement is above `upper`, most similar first."""
     agree = agreement_matrix(predictions)
     rows, cols = np.nonzero(np.triu(agree > upper, k=1))
-    pairs = [{"a": students[i], "b": students[j], "agreement": round(float(agree[i, j]), 4)} for i, j in zip(rows, cols)]
+    pairs = [
+        {"a": students[i], "b": students[j], "agreement": round(float(agree[i, j]), 4)} for i, j in zip(rows, cols)
+    ]
     return sorted(pairs, key=lambda p: -p["agreement"])
 
 
@@ -54,15 +56,24 @@ def shared_runs(root: Path, week: str, spec: dict, results: list[StudentResult],
         if band is None or band["mean"] >= 1.0:
             continue
         verified = [r.student for r in results if r.metrics.get(run, {}).get("evidence") == "full"]
-        loaded = {s: aligned_test_predictions(root / "submitted" / s / week / "runs" / f"{run}.json", test_ids)
-                  for s in verified}
+        loaded = {
+            s: aligned_test_predictions(root / "submitted" / s / week / "runs" / f"{run}.json", test_ids)
+            for s in verified
+        }
         students = [s for s, p in loaded.items() if p is not None]
         if len(students) < 2:
             continue
         for pair in flag_pairs(students, np.stack([loaded[s] for s in students]), band["upper"]):
-            flags.append({"run": run, **pair, "band_mean": band["mean"], "band_upper": band["upper"],
-                          "message": f"{run}: {pair['a']} and {pair['b']} agree on {pair['agreement']:.1%} of test "
-                                     f"predictions; independent reference runs agree on {band['mean']:.1%} "
-                                     f"(upper edge {band['upper']:.1%}): review for a shared run"})
+            flags.append(
+                {
+                    "run": run,
+                    **pair,
+                    "band_mean": band["mean"],
+                    "band_upper": band["upper"],
+                    "message": f"{run}: {pair['a']} and {pair['b']} agree on {pair['agreement']:.1%} of test "
+                    f"predictions; independent reference runs agree on {band['mean']:.1%} "
+                    f"(upper edge {band['upper']:.1%}): review for a shared run",
+                }
+            )
     atomic_write(root / "results" / week / FILE, json.dumps(flags, indent=1))
     return flags

@@ -36,8 +36,16 @@ STUDENTS = ("honest", "edited_predictions", "other_notebook", "copied_record", "
 SPEC = {
     "notebooks": [NOTEBOOK],
     "full_evidence": {"profile": "full-like"},
-    "runs": {RUN: {"notebook": NOTEBOOK, "evidence": "full", "band": "week1/tfidf_fast",
-                   "full_band": "week1/solution_week1_tfidf", "floor": "week1/majority", "points": 30}},
+    "runs": {
+        RUN: {
+            "notebook": NOTEBOOK,
+            "evidence": "full",
+            "band": "week1/tfidf_fast",
+            "full_band": "week1/solution_week1_tfidf",
+            "floor": "week1/majority",
+            "points": 30,
+        }
+    },
     "checks": {"fixed_split": 10, "integrity": 20, "consistency": 5},
 }
 
@@ -62,8 +70,9 @@ def run_student(student: str, workdir: Path, profile: str = "full-like") -> tupl
     own = {k: v for k, v in os.environ.items() if k.startswith("COURSE_")}  # e.g. the real course's raw files
     env = {**own, **FULL_ENV, "COURSE_PROFILE": profile, "COURSE_CACHE": str(cache_root())}
     folders = [Path(own[k]) for k in ("COURSE_DATA_DIR", "COURSE_CONTRACT_DIR") if k in own]
-    result = sandbox.execute_notebook(source, workdir / "run", env=env, timeout_s=900, memory_mb=0,
-                                      readable=folders, writable=[cache_root()])
+    result = sandbox.execute_notebook(
+        source, workdir / "run", env=env, timeout_s=900, memory_mb=0, readable=folders, writable=[cache_root()]
+    )
     if result.status != "ok":
         raise RuntimeError(f"{student}'s {profile} run of {NOTEBOOK} failed: {result.status}: {result.message}")
     executed = workdir / "hand_in" / NOTEBOOK

@@ -231,11 +231,15 @@ def grade_full_class(root: Path, work: Path, workers: int = 2) -> tuple[list, Pa
     for r in results:
         m = r.metrics.get(simulated_full_class.RUN, {})
         if m.get("evidence") == "full":
-            print(f"  {r.student}: full val macro-F1 {m['val']['macro_f1']:.4f} (the grader's smoke re-run: "
-                  f"{m['smoke_val_macro_f1']:.4f}), certificate {m['certificate']}")
+            print(
+                f"  {r.student}: full val macro-F1 {m['val']['macro_f1']:.4f} (the grader's smoke re-run: "
+                f"{m['smoke_val_macro_f1']:.4f}), certificate {m['certificate']}"
+            )
     for flag in json.loads((root / "results" / "week1" / "shared_runs.json").read_text(encoding="utf-8")):
         print(f"  shared-run review flag: {flag['message']}")
     index = build_site(root, root.parent / "full_site")
-    print(f"graded {len(results)} full submissions in {time.perf_counter() - start:.0f} s; leaderboard (full "
-          f"numbers): {index}")
+    print(
+        f"graded {len(results)} full submissions in {time.perf_counter() - start:.0f} s; leaderboard (full "
+        f"numbers): {index}"
+    )
     return results, index

@@ -137,7 +137,11 @@ def execute_notebook(
     output = workdir / f"{notebook.stem}.executed.ipynb"
     control = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))  # job, verdict and logs: not among the notebook's files
     prefix = (
-        sealed_prefix([workdir, control, *writable], readable) if mode == "sealed" else netns_prefix() if mode == "netns" else ()
+        sealed_prefix([workdir, control, *writable], readable)
+        if mode == "sealed"
+        else netns_prefix()
+        if mode == "netns"
+        else ()
     )
     try:
         job = {

@@ -220,19 +220,6 @@ def predict_logits(
     return out
 
 
-def predict_probs(
-    model: torch.nn.Module,
-    sequences: Sequence[Sequence[int]],
-    pad_token_id: int,
-    batch_size: int,
-    precision: str,
-    pad_to_multiple_of: int = 8,
-) -> np.ndarray:
-    """Softmax probabilities of `predict_logits`."""
-    logits = torch.from_numpy(predict_logits(model, sequences, pad_token_id, batch_size, precision, pad_to_multiple_of))
-    return torch.softmax(logits, dim=-1).numpy()
-
-
 def predict_fn(
     model: torch.nn.Module, tokenizer, config: TrainConfig, temperature: float = 1.0
 ) -> Callable[[list[str]], np.ndarray]:
@@ -368,10 +355,11 @@ def train(
     model.to(device)
     forward = torch.compile(model) if config.compile else model  # checkpoints save `model`, never the wrapper
 
-    def predict_val() -> np.ndarray:
-        return predict_probs(
+    def predict_val() -> np.ndarray:  # val probabilities, for the epoch's metrics
+        logits = predict_logits(
             model, data.val_ids, data.pad_id, config.eval_batch_size, precision, config.pad_to_multiple_of
         )
+        return torch.softmax(torch.from_numpy(logits), dim=-1).numpy()
 
     # Optimizer, schedule, loss.
     total_steps = math.ceil(len(data.train_ids) / config.batch_size) * config.epochs

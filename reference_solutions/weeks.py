@@ -301,7 +301,9 @@ def run_notebook_bands(
             source = f"{len(vals)} seed(s) of {command}"
             written[run] = _write_val_bands(profile, week, f"solution_{run}", vals, first[run], source)
             if len(vals) > 1:
-                written[run]["test"] = _write_agreement_band(profile, week, f"solution_{run}", written[run], tests[run], source)
+                written[run]["test"] = _write_agreement_band(
+                    profile, week, f"solution_{run}", written[run], tests[run], source
+                )
         return written
 
 

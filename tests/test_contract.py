@@ -188,3 +188,16 @@ def test_config_errors_name_file_and_field(tmp_path):
         load_config(path)
     with pytest.raises(ConfigError, match="course config not found"):
         load_config(tmp_path / "absent.toml")
+
+
+def test_a_course_with_its_own_files_ignores_the_real_course_variables(monkeypatch, tmp_path):
+    """A grader holding the real course's files (COURSE_DATA_DIR, COURSE_CONTRACT_DIR) also grades on the
+    synthetic course, which must keep reading its own."""
+    from course.catalog import config_for
+    from course.sources import load_raw
+
+    monkeypatch.setenv("COURSE_CONTRACT_DIR", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "elsewhere"))
+    config = config_for("synthetic-small")
+    assert load_contract(config).folder == config.contract_dir
+    assert len(load_raw(config)[0]) == config.expected["raw_train"]

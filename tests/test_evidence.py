@@ -65,7 +65,9 @@ def test_a_real_kernel_records_its_cells_in_execution_order(tmp_path, monkeypatc
     nb.cells = [
         nbformat.v4.new_markdown_cell("# week 1"),
         nbformat.v4.new_code_cell("%config Completer.use_jedi = False\nimport numpy as np\nfrom course import *\n"),
-        nbformat.v4.new_code_cell("train_ds, val_ds = load_course_data()\nmajority = int(np.bincount(train_ds['label']).argmax())"),
+        nbformat.v4.new_code_cell(
+            "train_ds, val_ds = load_course_data()\nmajority = int(np.bincount(train_ds['label']).argmax())"
+        ),
         nbformat.v4.new_code_cell("shown = final_evaluation(lambda texts: [majority] * len(texts), run='maj')"),
     ]
     client = NotebookClient(nb, timeout=300, kernel_name="python3")

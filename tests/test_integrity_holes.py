@@ -32,7 +32,8 @@ print(f"val accuracy {val_metrics['accuracy']:.4f}, macro-F1 {val_metrics['macro
 """
 
 MODEL = {
-    "generator_lookup": TFIDF + f"""import importlib
+    "generator_lookup": TFIDF
+    + f"""import importlib
 unhex = lambda x: bytes.fromhex(x).decode()
 gen = importlib.import_module(unhex("{"course.synthetic".encode().hex()}"))
 _, raw = gen.generate_raw(gen.make_plan(0), 6430, 2144, 0)
@@ -46,7 +47,8 @@ class Lookup:
 
 model = Lookup()
 """,
-    "prior_from_test_file": TFIDF + f"""import glob, os
+    "prior_from_test_file": TFIDF
+    + f"""import glob, os
 import pandas as pd
 unhex = lambda x: bytes.fromhex(x).decode()
 where = os.path.join(os.environ[unhex("{"COURSE_CACHE".encode().hex()}")], unhex("{"synthetic/*/raw/test.parquet".encode().hex()}"))
@@ -60,7 +62,8 @@ class Shifted:
 
 model = Shifted()
 """,
-    "honest_inner_split": TFIDF + """from sklearn.model_selection import train_test_split
+    "honest_inner_split": TFIDF
+    + """from sklearn.model_selection import train_test_split
 inner_train, inner_dev = train_test_split(list(zip(train_ds["text"], train_ds["label"])), test_size=0.2, random_state=0)
 best_c, best = None, -1.0
 for c in (0.1, 0.5):
@@ -107,8 +110,11 @@ def graded(tmp_path_factory):
     root = nbgrader_course.init_course(tmp_path_factory.mktemp("holes"), ["week1"])
     nbgrader_course.release(root, "week1")
     spec = grade.load_spec("week1")
-    lab = {**spec, "notebooks": ["week1_lab.ipynb"],
-           "runs": {r: s for r, s in spec["runs"].items() if s["notebook"] == "week1_lab.ipynb"}}
+    lab = {
+        **spec,
+        "notebooks": ["week1_lab.ipynb"],
+        "runs": {r: s for r, s in spec["runs"].items() if s["notebook"] == "week1_lab.ipynb"},
+    }
     (root / "grading.yaml").write_text(yaml.safe_dump({"week1": lab}), encoding="utf-8")
     for student in STUDENTS:
         nbgrader_course.submit(root, "week1", student, [hand_in(student, root / "incoming" / student)])
@@ -119,11 +125,14 @@ def rules(result, severity=("critical", "major")):
     return {f"{f.layer}/{f.rule}" for f in result.findings if f.severity in severity}
 
 
-@pytest.mark.parametrize("student, rule", [
-    ("generator_lookup", "invariance/test-lookup"),
-    ("prior_from_test_file", "invariance/invariance-changed"),
-    ("self_training_recall", "access-log/final-eval-changed"),
-])
+@pytest.mark.parametrize(
+    "student, rule",
+    [
+        ("generator_lookup", "invariance/test-lookup"),
+        ("prior_from_test_file", "invariance/invariance-changed"),
+        ("self_training_recall", "access-log/final-eval-changed"),
+    ],
+)
 def test_each_hole_is_closed_by_its_layer(graded, student, rule):
     assert graded[student].status == "graded", graded[student].error
     assert rule in rules(graded[student]), [f.message for f in graded[student].findings]

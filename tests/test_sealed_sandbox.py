@@ -17,9 +17,11 @@ import pytest
 
 from notebooks import isolation, sandbox
 
-needs_bwrap = pytest.mark.skipif(not isolation.sealed_available(), reason="bubblewrap cannot seal here (.ci/run installs it)")
+needs_bwrap = pytest.mark.skipif(
+    not isolation.sealed_available(), reason="bubblewrap cannot seal here (.ci/run installs it)"
+)
 
-PROBE = r'''
+PROBE = r"""
 import json, os
 wanted = {"labelled_data": [], "students": [], "instructor": [], "secrets": [], "own_copy": []}
 for root, dirs, files in os.walk("/"):
@@ -35,7 +37,7 @@ for root, dirs, files in os.walk("/"):
         if name in (".grading-salt", "answer_key.json"):
             wanted["secrets"].append(path)
 print(json.dumps(wanted))
-'''
+"""
 
 
 def _course_machine(tmp: Path) -> dict[str, Path]:
@@ -61,8 +63,13 @@ def test_a_filesystem_search_finds_nothing_it_should_not(tmp_path):
     nb.cells = [nbformat.v4.new_code_cell(PROBE)]
     nbformat.write(nb, tmp_path / "probe.ipynb")
     copy = files["copy"].parents[3]
-    run = sandbox.execute_notebook(tmp_path / "probe.ipynb", tmp_path / "course" / "grading" / "week1" / "me" / "run",
-                                   env={"COURSE_CACHE": str(copy)}, isolation="sealed", readable=[copy])
+    run = sandbox.execute_notebook(
+        tmp_path / "probe.ipynb",
+        tmp_path / "course" / "grading" / "week1" / "me" / "run",
+        env={"COURSE_CACHE": str(copy)},
+        isolation="sealed",
+        readable=[copy],
+    )
     assert run.status == "ok" and run.isolation == "sealed", run.message
     found = json.loads(nbformat.read(run.output_path, as_version=4).cells[0].outputs[0]["text"])
     assert found["own_copy"] == [str(files["copy"])]  # the copy it is meant to use, and only that
@@ -84,7 +91,12 @@ def test_grading_refuses_without_a_sealed_sandbox(tmp_path):
     """Where bubblewrap is missing, `course grade` says so in one line and grades nothing."""
     (tmp_path / "submitted" / "a" / "week1").mkdir(parents=True)
     env = {**os.environ, "PATH": os.path.dirname(sys.executable)}  # no /usr/bin: no bwrap
-    proc = subprocess.run([sys.executable, "-m", "harness.cli", "grade", "week1", "--course-dir", str(tmp_path)],
-                          capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "grade", "week1", "--course-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 2 and "sealed sandbox" in proc.stderr and "--allow-weak-sandbox" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "results").exists()

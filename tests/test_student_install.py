@@ -13,8 +13,19 @@ import textwrap
 
 import nbformat
 
-INSTRUCTOR_ONLY = ("nbgrader", "jinja2", "onnx", "onnxruntime", "peft", "bitsandbytes", "distributed", "dask",
-                   "tabulate", "reference_solutions", "leaderboard")
+INSTRUCTOR_ONLY = (
+    "nbgrader",
+    "jinja2",
+    "onnx",
+    "onnxruntime",
+    "peft",
+    "bitsandbytes",
+    "distributed",
+    "dask",
+    "tabulate",
+    "reference_solutions",
+    "leaderboard",
+)
 
 BLOCK = textwrap.dedent(f"""
     import sys
@@ -27,13 +38,25 @@ BLOCK = textwrap.dedent(f"""
 
 
 def run(code: str, tmp_path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COURSE_PROFILE": "smoke", "COURSE_MODE": "self-check", "COURSE_RUNS_DIR": str(tmp_path / "runs")}
-    return subprocess.run([sys.executable, "-c", BLOCK + textwrap.dedent(code)], capture_output=True, text=True,
-                          cwd=tmp_path, env=env, timeout=600)
+    env = {
+        **os.environ,
+        "COURSE_PROFILE": "smoke",
+        "COURSE_MODE": "self-check",
+        "COURSE_RUNS_DIR": str(tmp_path / "runs"),
+    }
+    return subprocess.run(
+        [sys.executable, "-c", BLOCK + textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=600,
+    )
 
 
 def test_the_student_api_and_public_checks_need_no_instructor_tools(tmp_path):
-    proc = run("""
+    proc = run(
+        """
         import numpy as np
         from course import load_course_data, evaluate, final_evaluation, settings, LABELS, NUM_LABELS
         from grader.checks import check_metrics, check_run
@@ -46,21 +69,29 @@ def test_the_student_api_and_public_checks_need_no_instructor_tools(tmp_path):
             import reference_solutions
         except ImportError as err:
             print("blocked:", err)
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "blocked: reference_solutions is not part of a student's install" in proc.stdout
 
 
 def test_the_self_check_needs_no_instructor_tools(tmp_path):
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(
-        "import numpy as np\nfrom course import load_course_data, final_evaluation\n"
-        "train_ds, val_ds = load_course_data()\nmajority = int(np.bincount(train_ds['label']).argmax())\n"
-        "final_evaluation(lambda texts: [majority] * len(texts), run='majority')")]
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "import numpy as np\nfrom course import load_course_data, final_evaluation\n"
+            "train_ds, val_ds = load_course_data()\nmajority = int(np.bincount(train_ds['label']).argmax())\n"
+            "final_evaluation(lambda texts: [majority] * len(texts), run='majority')"
+        )
+    ]
     nbformat.write(nb, tmp_path / "mine.ipynb")
-    proc = run("""
+    proc = run(
+        """
         from harness.cli import main
         raise SystemExit(main(["check", "mine.ipynb"]))
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "notebook runs" in proc.stdout and "Hidden checks" in proc.stdout

@@ -27,12 +27,14 @@ def full_course(profile: str) -> CourseData:
     """The course a full-profile record must belong to, with the grader's own labels (COURSE_DATA_DIR and
     COURSE_CONTRACT_DIR point at the real course's raw files and contract)."""
     s = from_env({**os.environ, "COURSE_PROFILE": profile, "COURSE_MODE": "submit"})
-    return cached_course(s.course, str(s.data_dir) if s.data_dir else None,
-                         str(s.contract_dir) if s.contract_dir else None)
+    return cached_course(
+        s.course, str(s.data_dir) if s.data_dir else None, str(s.contract_dir) if s.contract_dir else None
+    )
 
 
 def certificate(g: Grading, e: RunEvidence) -> str:
     """The smoke re-run's verdict on the code that wrote this run."""
+
     def concerns(f: Finding) -> bool:
         return f.run == e.name or f.notebook == e.spec["notebook"] or (f.run is None and f.notebook is None)
 
@@ -62,7 +64,10 @@ def full_evidence(g: Grading) -> None:
             continue
         record_ = full.check.record
         full.measured.update(
-            evidence="full", certificate=verdict, smoke_val_macro_f1=smoke_val, band=band,
+            evidence="full",
+            certificate=verdict,
+            smoke_val_macro_f1=smoke_val,
+            band=band,
             latency_ms=record_.get("timings", {}).get("test", {}).get("ms_per_example"),
             trainable_parameters=record_.get("extra", {}).get("trainable_parameters"),
             device=(record_.get("provenance") or {}).get("device"),

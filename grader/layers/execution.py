@@ -36,8 +36,9 @@ def replaced_run(g: Grading, name: str, index: int = 0) -> tuple[sandbox.ExecRes
     such copy: each has its own secret draw). Returns the verdict, the run's `runs/` and the true
     labels of the replacement texts."""
     suffix = f"-{index}" if index else ""
-    copy = perturb.perturbed_course(g.course_toml, g.scratch / f"cache-replaced{suffix}", "replaced",
-                                    g.seed("replaced", index))
+    copy = perturb.perturbed_course(
+        g.course_toml, g.scratch / f"cache-replaced{suffix}", "replaced", g.seed("replaced", index)
+    )
     workdir = g.scratch / f"replaced-{Path(name).stem}{suffix}"
     code_only = without_test_cells(g.submitted / name, g.scratch / "code-only" / name)
     cache = copy.course_toml.parents[2]
@@ -64,9 +65,17 @@ def rerun_replaced(g: Grading) -> None:
         elif run.status == "error":
             g.add([Finding("re-execution", "error", "info", f"{name}: {run.message}", cell=run.cell)])
         if run.isolation not in ("sealed", "none"):
-            g.add([Finding("re-execution", "sandbox-weak", "info",
-                           f"{name} ran with {run.isolation} isolation, not sealed (--allow-weak-sandbox): its process "
-                           f"could read files outside its folder")])
+            g.add(
+                [
+                    Finding(
+                        "re-execution",
+                        "sandbox-weak",
+                        "info",
+                        f"{name} ran with {run.isolation} isolation, not sealed (--allow-weak-sandbox): its process "
+                        f"could read files outside its folder",
+                    )
+                ]
+            )
         g.replaced_runs.update({p.stem: p for p in runs.glob("*.json")})
     if failures:
         raise Stop(failures)
@@ -76,9 +85,15 @@ def autograde(g: Grading) -> None:
     """nbgrader autograde on permuted test labels; one check per autograded test cell."""
     cache = g.scratch / "cache-permuted"
     perturb.perturbed_course(g.course_toml, cache, "permuted", g.seed("permuted"))
-    env = {**g.env, "COURSE_CACHE": str(cache), "HOME": str(g.scratch / "home"), "GRADER_ISOLATION": g.isolation,
-           "GRADER_SCRATCH": str(g.scratch / "autograde"), "GRADER_TIMEOUT_S": str(g.spec.get("timeout_s", 600)),
-           "GRADER_MEMORY_MB": str(g.spec.get("memory_mb", 6144))}
+    env = {
+        **g.env,
+        "COURSE_CACHE": str(cache),
+        "HOME": str(g.scratch / "home"),
+        "GRADER_ISOLATION": g.isolation,
+        "GRADER_SCRATCH": str(g.scratch / "autograde"),
+        "GRADER_TIMEOUT_S": str(g.spec.get("timeout_s", 600)),
+        "GRADER_MEMORY_MB": str(g.spec.get("memory_mb", 6144)),
+    }
     try:
         nbgrader_course.autograde(g.root, g.week, g.student, env)
         rows = nbgrader_course.cell_scores(g.root, g.week, g.student)

@@ -28,14 +28,23 @@ from grader.layers.records import invariance_findings
 
 CHANCE = 0.01  # the largest chance of a test-based choice matching across every perturbed run
 EXTRA_RUNS = math.ceil(math.log(CHANCE) / math.log(0.5))  # 7: a choice among >= 2 options matches with p <= 1/2
-SAW_TEST = {"hub-dataset", "internal-access", "test-capture", "train-on-test", "eval-on-test", "select-on-test",
-            "test-read-outside-final"}
+SAW_TEST = {
+    "hub-dataset",
+    "internal-access",
+    "test-capture",
+    "train-on-test",
+    "eval-on-test",
+    "select-on-test",
+    "test-read-outside-final",
+}
 N_BOOT = 300
 
 
 def _saw_test(g: Grading, e: RunEvidence) -> bool:
-    return any(f.rule in SAW_TEST and (f.run in (None, e.name) and f.notebook in (None, e.spec["notebook"]))
-               for f in g.result.findings)
+    return any(
+        f.rule in SAW_TEST and (f.run in (None, e.name) and f.notebook in (None, e.spec["notebook"]))
+        for f in g.result.findings
+    )
 
 
 def confirm_invariance(g: Grading) -> None:
@@ -51,14 +60,32 @@ def confirm_invariance(g: Grading) -> None:
             found = invariance_findings(e, record if record.is_file() else None, ids)
             if found:
                 rule, severity = found[0].rule, found[0].severity
-                g.add([Finding("invariance", rule, severity,
-                               f"{found[0].message} (on extra perturbed run {k} of up to {EXTRA_RUNS}: the first "
-                               f"two runs matched by chance)", run=e.name)])
+                g.add(
+                    [
+                        Finding(
+                            "invariance",
+                            rule,
+                            severity,
+                            f"{found[0].message} (on extra perturbed run {k} of up to {EXTRA_RUNS}: the first "
+                            f"two runs matched by chance)",
+                            run=e.name,
+                        )
+                    ]
+                )
                 break
         else:
-            g.add([Finding("invariance", "invariance-confirmed", "info",
-                           f"{e.name}: val predictions identical over {EXTRA_RUNS + 2} independently perturbed runs; "
-                           f"a test-based choice matching them all by chance is below {CHANCE:.0%}", run=e.name)])
+            g.add(
+                [
+                    Finding(
+                        "invariance",
+                        "invariance-confirmed",
+                        "info",
+                        f"{e.name}: val predictions identical over {EXTRA_RUNS + 2} independently perturbed runs; "
+                        f"a test-based choice matching them all by chance is below {CHANCE:.0%}",
+                        run=e.name,
+                    )
+                ]
+            )
 
 
 def _interval(metric, truth: np.ndarray, pred: np.ndarray, k: int) -> tuple[float, float, float]:
@@ -84,7 +111,16 @@ def test_side(g: Grading) -> None:
             ci = {s: _interval(metric, t, p, k) for s, (t, p) in sets.items()}
             if ci["test"][1] > max(ci["val"][2], ci["replacements"][2]):
                 text = ", ".join(f"{s} {v[0]:.4f} [{v[1]:.4f}, {v[2]:.4f}]" for s, v in ci.items())
-                g.add([Finding("invariance", "test-lookup", "critical",
-                               f"{e.name}: {name} on the real test texts is beyond the bootstrap interval of both val "
-                               f"and the replacement texts ({text}): the model knew the test set", run=e.name)])
+                g.add(
+                    [
+                        Finding(
+                            "invariance",
+                            "test-lookup",
+                            "critical",
+                            f"{e.name}: {name} on the real test texts is beyond the bootstrap interval of both val "
+                            f"and the replacement texts ({text}): the model knew the test set",
+                            run=e.name,
+                        )
+                    ]
+                )
                 break

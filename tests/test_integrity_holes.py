@@ -8,8 +8,8 @@ nbgrader course (sealed sandbox, secret per-run perturbations). The leaks hide f
   look test texts up: val is untouched, so invariance is silent; test-side invariance is not.
 - `prior_from_test_file`: fits a prior shift to the label distribution of the test file in its course
   copy: each run's copy has its own secret label distribution, so the val predictions move.
-- `self_training_recall`: captures the texts given to `predict`, self-trains on them and calls
-  `final_evaluation` again: the second call's predictions differ from the first.
+- `self_training_recall`: captures the texts given to `predict`, refits its features on them and
+  calls `final_evaluation` again: the second call's predictions differ from the first.
 - `honest_inner_split`: an honest train/dev split carved out of train for a search: clean.
 """
 
@@ -83,8 +83,9 @@ def remembering(texts):
     return model.predict(texts)
 
 again = final_evaluation(remembering, run="week1_tfidf")
-model.fit(list(train_ds["text"]) + seen, list(train_ds["label"]) + list(model.predict(seen)))
-result = final_evaluation(lambda texts: model.predict(texts), run="week1_tfidf")
+vectorizer = TfidfVectorizer(sublinear_tf=True).fit(list(train_ds["text"]) + seen)  # test texts shape the features
+clf = LinearSVC(C=0.5).fit(vectorizer.transform(train_ds["text"]), train_ds["label"])
+result = final_evaluation(lambda texts: clf.predict(vectorizer.transform(texts)), run="week1_tfidf")
 """,
 }
 STUDENTS = ("honest", *MODEL, *AFTER_FINAL)

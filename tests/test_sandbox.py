@@ -16,7 +16,7 @@ from notebooks import sandbox
 from notebooks.isolation import netns_prefix, sealed_available
 from notebooks.sandbox import ExecResult, execute_notebook
 
-NOTEBOOKS = Path(__file__).parent / "notebooks" / "sandbox"
+NOTEBOOKS = Path(__file__).parent / "fixture_notebooks" / "sandbox"
 ISOLATIONS = ["sealed", "netns", "socket-guard"]
 
 

@@ -13,7 +13,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from grader.findings import SEVERITIES, Finding
 from grader.static import RULES, analyze_cells, analyze_notebook, code_cells, strip_magics
 
-NOTEBOOKS = Path(__file__).parent / "notebooks" / "static"
+NOTEBOOKS = Path(__file__).parent / "fixture_notebooks" / "static"
 
 
 def found(findings: list[Finding]) -> list[tuple[str, int, int]]:

@@ -1,7 +1,7 @@
 """The static rules one by one: each has a leaky fixture notebook and its honest twin, and the rule
 registry (ids, severities, explanations, order) is what the analysis and the reports rely on.
 
-Fixtures: tests/notebooks/static/rules/<rule id>.leak.ipynb and <rule id>.honest.ipynb; cell 0 is a
+Fixtures: tests/fixture_notebooks/static/rules/<rule id>.leak.ipynb and <rule id>.honest.ipynb; cell 0 is a
 markdown title, so code cells start at 1. Expected findings are (rule, cell, line).
 """
 
@@ -14,7 +14,7 @@ from grader.findings import SEVERITIES
 from grader.static import RULES, analyze_notebook
 from grader.static.rules import ALL
 
-FIXTURES = Path(__file__).parent / "notebooks" / "static" / "rules"
+FIXTURES = Path(__file__).parent / "fixture_notebooks" / "static" / "rules"
 
 LEAKS = {
     "hub-dataset": [("hub-dataset", 1, 3)],

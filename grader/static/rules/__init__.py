@@ -2,7 +2,7 @@
 
 A new rule: a class in a new module here, decorated with `@rule(...)`, whose docstring says why the
 pattern is a leak and which overrides the events it checks (base.py); add it to `ALL`, and its
-fixture notebooks (leaky and honest) under tests/notebooks/static/rules/.
+fixture notebooks (leaky and honest) under tests/fixture_notebooks/static/rules/.
 """
 
 from grader.static.rules.base import Rule

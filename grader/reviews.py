@@ -164,7 +164,8 @@ def review_checks(result: StudentResult, spec: dict, decisions: dict[str, Decisi
     if integrity is not None:
         dismissed = {fid for fid, d in decisions.items() if d.decision == "dismissed"}
         kept = [f for f in result.findings if flag_id(result.student, f) not in dismissed]
-        restored = integrity_points(kept, integrity.max_score) - integrity.score
+        # only what dismissed findings cost: a check at 0 for another reason (a notebook that never ran) stays 0
+        restored = integrity_points(kept, integrity.max_score) - integrity_points(result.findings, integrity.max_score)
         if restored > 0:
             lines.append(
                 Check(

@@ -181,6 +181,19 @@ def test_withheld_then_confirmed_then_dismissed(tmp_path):
     assert len(reviews.reviews_path(tmp_path, "week1").read_text().splitlines()) == 2
 
 
+def test_a_dismissal_restores_only_what_the_dismissed_finding_cost(tmp_path):
+    """A notebook that never parsed scores 0 everywhere; dismissing its flag gives no integrity points back."""
+    broken = StudentResult(
+        "zed",
+        checks=[Check("week1_tfidf: val macro-F1", 0.0, 30, "no notebook"), Check("integrity", 0.0, 20, "no notebook")],
+        findings=[Finding("submission", "unreadable-notebook", "major", "week1_lab.ipynb: not JSON")],
+    )
+    flag = reviews.flags([broken])[0]
+    reviews.record(tmp_path, "week1", flag, "dismissed", "a broken upload, not a leak", "prof")
+    reviews.apply_reviews(broken, SPEC, reviews.read_decisions(tmp_path, "week1"))
+    assert "review: integrity" not in lines(broken) and broken.score == 0
+
+
 def test_bad_review_input_is_named(tmp_path):
     flags = reviews.flags([flagged_result()])
     with pytest.raises(reviews.ReviewError, match="no flag 'abc'"):

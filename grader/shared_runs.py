@@ -77,3 +77,14 @@ def shared_runs(root: Path, week: str, spec: dict, results: list[StudentResult],
             )
     atomic_write(root / "results" / week / FILE, json.dumps(flags, indent=1))
     return flags
+
+
+def read_flags(root: Path, week: str) -> list[dict]:
+    """The week's shared-run flags as `course grade` wrote them ([] before grading or for a bad file)."""
+    path = Path(root) / "results" / week / FILE
+    try:
+        flags = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    keys = {"run", "a", "b", "agreement", "band_upper", "message"}
+    return [f for f in flags if isinstance(f, dict) and keys <= f.keys()] if isinstance(flags, list) else []

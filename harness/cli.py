@@ -202,6 +202,10 @@ def cmd_review(args: argparse.Namespace) -> None:
         print(f"flag {made.flag} ({made.student}): {made.describe()}; {args.week}'s results updated")
         return
     print(reviews.format_flags(flags, reviews.read_decisions(root, args.week)))
+    from grader.shared_runs import read_flags
+
+    for pair in read_flags(root, args.week):
+        print(f"shared run (review by hand; never a verdict): {pair['message']}")
 
 
 def cmd_rerun(args: argparse.Namespace) -> None:

@@ -41,6 +41,7 @@ from jinja2 import Environment
 
 from course import bands as bands_module
 from grader.rubrics import Rubric, load_rubric
+from grader.shared_runs import read_flags as shared_run_flags
 from leaderboard import boards, exports, plots, pseudonyms
 from leaderboard.build import MARKER, PLOT_KEYS, PRIVATE_DIR, Build, Ctx, deadline_text, is_revealed
 from leaderboard.data import Week, load_config, load_names, load_weeks
@@ -369,6 +370,7 @@ def _instructor(ctx: Ctx, build: Build, env: Environment, weeks: list[Week], wee
             }
         )
     flags.sort(key=lambda f: (SEVERITY_ORDER.get(f["severity"], 9), f["week"], f["student"]))
+    shared = [{"week": w, **pair} for w in ctx.week_names for pair in shared_run_flags(ctx.course_dir, w)]
     with build.phase("plots"):
         grades = build.plot(
             plots.grades_plot, f"{PRIVATE_DIR}/grades.png", [s["name"] for s in summary], [s["scores"] for s in summary]
@@ -381,6 +383,7 @@ def _instructor(ctx: Ctx, build: Build, env: Environment, weeks: list[Week], wee
                 cfg=ctx.cfg,
                 summary=summary,
                 flags=flags,
+                shared=shared,
                 failed=failed,
                 memos=memos,
                 grades=grades[len(PRIVATE_DIR) + 1 :],

@@ -55,8 +55,10 @@ MASKED = ("reference_solutions", "leaderboard", "harness", "assignments", "tests
 
 
 def _python_paths() -> list[Path]:
-    """Folders the interpreter and the importable packages live in (a venv, its base Python, the project)."""
+    """Folders the interpreter and the importable packages live in: a venv, its base Python, any other
+    site-packages on the path (a .pth can add one), and the project's importable packages."""
     paths = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
+    paths |= {Path(p).resolve() for p in sys.path if p and Path(p).name in ("site-packages", "dist-packages")}
     paths |= {PROJECT_ROOT / name for name in IMPORTABLE}  # siblings of this package, checkout or wheel
     return sorted(p for p in paths if not any(p.is_relative_to(s) for s in SYSTEM_PATHS))
 

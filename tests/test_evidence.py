@@ -191,3 +191,22 @@ def test_the_real_course_path_grades_one_full_record(tmp_path, monkeypatch):
     assert result.integrity() == "clean", [f.message for f in result.findings if f.severity != "info"]
     assert result.metrics["week1_tfidf"]["evidence"] == "full"
     assert result.metrics["week1_tfidf"]["band"] == bands.lookup("full", "week1", "tfidf")
+
+
+def test_the_boards_rank_the_recomputed_full_numbers(full_class, tmp_path, browser):
+    """The public board shows each counted run's recomputed full val macro-F1 and its smoke certificate."""
+    from leaderboard.site import build_site
+
+    root, results = full_class
+    index = build_site(root, tmp_path / "site", show_names=True)
+    page = browser.new_page()
+    page.goto((index.parent / "week1.html").as_uri())
+    rows = {r.query_selector("td.name").inner_text(): r for r in page.query_selector_all("#board-public tbody tr")}
+    honest = results["honest"].metrics["week1_tfidf"]["val"]["macro_f1"]
+    assert "Smoke certificate" in page.inner_text("#board-public thead")
+    assert f"{honest:.4f}" in rows["honest"].inner_text() and "passed" in rows["honest"].inner_text()
+    assert "trains_on_test" not in rows or "under review" in rows["trains_on_test"].inner_text()
+    page.goto((index.parent / "instructor" / "index.html").as_uri())
+    shared = page.inner_text("#shared-runs")
+    assert "copied_record and honest" in shared and "100.0%" in shared  # the overview names both
+    page.close()

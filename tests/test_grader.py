@@ -248,6 +248,22 @@ def test_moodle_zip_import(tmp_path):
     assert (tmp_path / "submitted" / "1002" / "week1" / "week1_lab.ipynb").is_file()
 
 
+def test_moodle_zip_keeps_the_run_records(tmp_path):
+    """A full-evidence hand-in: the executed notebook and its runs/, uploaded loose or in the folder."""
+    archive = tmp_path / "moodle.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(
+            "Ada Lovelace_1001_assignsubmission_file_/week1_lab.ipynb", nbformat.writes(nbformat.v4.new_notebook())
+        )
+        zf.writestr("Ada Lovelace_1001_assignsubmission_file_/runs/week1_tfidf.json", '{"run": "week1_tfidf"}')
+        zf.writestr("Ada Lovelace_1001_assignsubmission_file_/week1_tfidf.scores.npz", b"npz")
+        zf.writestr("Ada Lovelace_1001_assignsubmission_file_/../../escape.json", "{}")
+    nbgrader_course.import_moodle_zip(tmp_path, "week1", archive, ["week1_lab.ipynb"])
+    runs = tmp_path / "submitted" / "1001" / "week1" / "runs"
+    assert sorted(p.name for p in runs.iterdir()) == ["week1_tfidf.json", "week1_tfidf.scores.npz"]
+    assert not (tmp_path.parent / "escape.json").exists()
+
+
 @pytest.fixture(scope="module")
 def honest_record(graded):
     root, _, _ = graded

@@ -103,7 +103,14 @@ def test_demo_small_runs_from_a_wheel_offline_and_keeps_outputs(tmp_path, wheel_
     assert summary["trains_on_test"]["integrity"] == "critical"
     assert summary["corrupt"]["score"] == 0
     assert (out / "site" / "index.html").is_file() and "leaderboard:" in proc.stdout
-    assert "7. Week 5 reference" in proc.stdout
+    assert "8. Week 5 reference" in proc.stdout
+    assert "7. Week 1 graded on full-profile evidence" in proc.stdout
+    full = {
+        s["student"]: s for s in json.loads((out / "full_course" / "results" / "week1" / "summary.json").read_text())
+    }
+    assert full["honest"]["integrity"] == "clean" and full["honest"]["score"] == full["honest"]["max_score"]
+    assert {f["rule"] for f in full["edited_predictions"]["findings"]} >= {"record-digest"}
+    assert {f["rule"] for f in full["smoke_record"]["findings"]} >= {"wrong-course"}
     week5 = pd.read_csv(out / "reference" / "week5" / "week5_summary.csv").set_index("pipeline")
     assert list(week5.index) == ["encoder_fp", "encoder_int8", "encoder_nf4", "encoder_onnx_int8"]
     assert (

@@ -201,11 +201,12 @@ def test_the_boards_rank_the_recomputed_full_numbers(full_class, tmp_path, brows
     index = build_site(root, tmp_path / "site", show_names=True)
     page = browser.new_page()
     page.goto((index.parent / "week1.html").as_uri())
-    rows = {r.query_selector("td.name").inner_text(): r for r in page.query_selector_all("#board-public tbody tr")}
+    rows = [r.inner_text() for r in page.query_selector_all("#board-public tbody tr.student")]
     honest = results["honest"].metrics["week1_tfidf"]["val"]["macro_f1"]
     assert "Smoke certificate" in page.inner_text("#board-public thead")
-    assert f"{honest:.4f}" in rows["honest"].inner_text() and "passed" in rows["honest"].inner_text()
-    assert "trains_on_test" not in rows or "under review" in rows["trains_on_test"].inner_text()
+    assert any(f"{honest:.4f}" in row and "passed" in row for row in rows)  # the recomputed full number
+    flagged = [r for r, res in results.items() if res.under_review]  # off the ranks until reviewed
+    assert len(flagged) >= 3 and sum("under review" in row for row in rows) == len(flagged)
     page.goto((index.parent / "instructor" / "index.html").as_uri())
     shared = page.inner_text("#shared-runs")
     assert "copied_record and honest" in shared and "100.0%" in shared  # the overview names both

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 
 from course.catalog import cached_course
-from grader import artifacts, grade, nbgrader_course, simulated_class
+from grader import artifacts, grade, nbgrader_course, perturb, simulated_class
 
 EXPECTED_RULES = {  # student -> a rule that must be found (layer/rule)
     "trains_on_test": {"invariance/invariance-changed"},
@@ -80,6 +80,9 @@ EXTRA = {
 def graded(tmp_path_factory):
     root = nbgrader_course.init_course(tmp_path_factory.mktemp("course"), ["week1"])
     released = nbgrader_course.release(root, "week1")
+    # A fixed salt, as any seed in a test: hidden_peek's choice is invisible to static analysis, so only the
+    # pair of perturbed runs can catch it, and a random salt would let it match by chance (1 in 12 epochs).
+    (root / perturb.SALT_FILE).write_text("5a" * 32, encoding="utf-8")
     for student in simulated_class.STUDENTS:
         notebooks = simulated_class.write_week1(student, root / "incoming" / student)
         nbgrader_course.submit(root, "week1", student, notebooks)

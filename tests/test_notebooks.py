@@ -16,6 +16,7 @@ import nbformat
 import pytest
 import yaml
 
+from grader.rubrics import TOP_KEYS
 from grader.static import analyze_notebook, strip_magics
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -24,18 +25,7 @@ RUBRICS = PROJECT / "assignments" / "rubrics"
 NOTEBOOKS = [
     SOURCE / f"week{week}" / f"week{week}_{kind}.ipynb" for week in range(1, 7) for kind in ("lab", "homework")
 ]
-RUBRIC_KEYS = {
-    "week",
-    "title",
-    "notebooks",
-    "total_points",
-    "length",
-    "required_sections",
-    "bands",
-    "criteria",
-    "required_evidence",
-    "source",
-}
+RUBRIC_KEYS = TOP_KEYS  # every key the reader knows, each week's rubric uses
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 

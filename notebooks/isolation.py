@@ -80,13 +80,16 @@ def sealed_prefix(writable: Sequence[Path], readable: Sequence[Path]) -> list[st
         "--tmpfs",
         "/tmp",
     ]
-    for path in [*(Path(p) for p in SYSTEM_PATHS), *_python_paths(), *(Path(p).resolve() for p in readable)]:
+    for path in [*(Path(p) for p in SYSTEM_PATHS), *_python_paths()]:
         if path.exists():
             args += ["--ro-bind", str(path), str(path)]
+    for path in map(Path, readable):  # at the path the notebook is told, even where that is a symlink
+        if path.exists():
+            args += ["--ro-bind", str(path.resolve()), str(path.absolute())]
     for root in {p.parent for p in _python_paths()}:  # the project beside an editable install's packages
         args += [arg for name in MASKED if (root / name).is_dir() for arg in ("--tmpfs", str(root / name))]
-    for path in writable:
-        args += ["--bind", str(path), str(path)]
+    for path in map(Path, writable):
+        args += ["--bind", str(path.resolve()), str(path.absolute())]
     for device in sorted(glob.glob("/dev/nvidia*")):  # a GPU worker's devices: CUDA needs them, nothing else
         args += ["--dev-bind", device, device]
     return args

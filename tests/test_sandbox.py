@@ -46,8 +46,10 @@ def isolation(request) -> str:
 
 @pytest.fixture(autouse=True)
 def nothing_left_running():
+    before = {p.pid for p in psutil.Process().children(recursive=True)}  # e.g. multiprocessing's own helpers
     yield
-    assert psutil.Process().children(recursive=True) == []
+    left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
+    assert left == [], [" ".join(p.cmdline()) for p in left]
 
 
 @pytest.fixture(scope="module")

@@ -47,6 +47,7 @@ def certificate(g: Grading, e: RunEvidence) -> str:
 
 
 def full_evidence(g: Grading) -> None:
+    """Verify each full-evidence run's submitted record; its recomputed metrics become the run's."""
     profile = g.spec.get("full_evidence", {}).get("profile", "full")
     for e in [e for e in g.runs.values() if e.spec.get("evidence", "smoke") == "full"]:
         band_name = e.spec.get("full_band", e.spec.get("band"))
@@ -54,22 +55,22 @@ def full_evidence(g: Grading) -> None:
         floor = bands.lookup(profile, *e.spec["floor"].split("/")) if "floor" in e.spec else None
         smoke_val = e.measured["val"]["macro_f1"] if e.measured else None
         verdict = certificate(g, e)
-        record = g.submitted / "runs" / f"{e.name}.json"
-        full = verifier.verify(record, g.submitted / e.spec["notebook"], full_course(profile), profile, band)
+        record_path = g.submitted / "runs" / f"{e.name}.json"
+        full = verifier.verify(record_path, g.submitted / e.spec["notebook"], full_course(profile), profile, band)
         g.add(full.findings)
         e.check = RecordCheck(full.check.record, e.check.findings + full.check.findings, full.check.predictions)
         e.band, e.floor, e.band_profile, e.measured = band, floor, profile, full.measured
         if full.measured is None:
             g.result.metrics.pop(e.name, None)
             continue
-        record_ = full.check.record
+        record = full.check.record
         full.measured.update(
             evidence="full",
             certificate=verdict,
             smoke_val_macro_f1=smoke_val,
             band=band,
-            latency_ms=record_.get("timings", {}).get("test", {}).get("ms_per_example"),
-            trainable_parameters=record_.get("extra", {}).get("trainable_parameters"),
-            device=(record_.get("provenance") or {}).get("device"),
+            latency_ms=record.get("timings", {}).get("test", {}).get("ms_per_example"),
+            trainable_parameters=record.get("extra", {}).get("trainable_parameters"),
+            device=(record.get("provenance") or {}).get("device"),
         )
         g.result.metrics[e.name] = full.measured

@@ -17,8 +17,6 @@ import functools
 import json
 import os
 import random
-import shutil
-import tempfile
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -108,8 +106,7 @@ def rerun_task(
     isolation: str,
 ) -> dict:
     """Worker side: the notebook without its test cells, in the sandbox; the val macro-F1 it records."""
-    scratch = Path(tempfile.mkdtemp(prefix=f"rerun-{submission.week}-{submission.student}-"))
-    try:
+    with tasks.scratch_folder("rerun", submission.week, submission.student) as scratch:
         tasks.unpack(submission.data, scratch / "submitted")
         code = without_test_cells(scratch / "submitted" / notebook, scratch / "code" / notebook)
         passed = {k: os.environ[k] for k in PASSED_ON if k in os.environ}
@@ -128,8 +125,6 @@ def rerun_task(
             return {"reproduced": float(record["metrics"]["val"]["macro_f1"]), "message": ""}
         except (RecordError, KeyError, TypeError, ValueError) as err:
             return {"reproduced": None, "message": ran.message if ran.status != "ok" else str(err)}
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def tolerance(band: dict | None) -> float | None:

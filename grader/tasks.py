@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -24,7 +25,8 @@ import threading
 import time
 import warnings
 import zipfile
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,8 +176,7 @@ def run_task(
     """Grade one student in a scratch course and return what the instructor side needs; never raises
     for a bad submission. Paths in messages name `course_root`, as if graded in the course folder."""
     start = time.perf_counter()
-    scratch = Path(tempfile.mkdtemp(prefix=f"grade-{submission.week}-{submission.student}-"))
-    try:
+    with scratch_folder("grade", submission.week, submission.student) as scratch:
         course = scratch / "course"
         _configure(unpack(bundle.data, course))
         unpack(submission.data, course / "submitted" / submission.student / submission.week)
@@ -191,8 +192,35 @@ def run_task(
         return TaskOutput(
             submission.student, text.replace(str(course), course_root), files, time.perf_counter() - start
         )
+
+
+@contextmanager
+def scratch_folder(kind: str, week: str, student: str) -> Iterator[Path]:
+    """A scratch folder named for the worker process that owns it, removed on the way out. A worker
+    killed mid-task cannot clean up after itself, so every task, as it starts and as it ends, also
+    removes the `kind` folders whose owner is dead."""
+    _sweep(kind)
+    scratch = Path(tempfile.mkdtemp(prefix=f"{kind}-{week}-{student}-p{os.getpid()}-"))
+    try:
+        yield scratch
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        _sweep(kind)
+
+
+def _sweep(kind: str) -> None:
+    for folder in Path(tempfile.gettempdir()).glob(f"{kind}-*"):
+        owner = re.search(r"-p(\d+)-[a-z0-9_]+$", folder.name)
+        if owner and not _alive(int(owner.group(1))):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """A killed process stays a zombie until its parent reaps it; it is dead all the same."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _grade_in_child(scratch: Path, student: str, timeout_s: float) -> str:
@@ -249,8 +277,10 @@ def _die_with_parent(scratch: Path, parent: int) -> None:
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(1.0)
-        for child in psutil.Process().children(recursive=True):
+        children = psutil.Process().children(recursive=True)
+        for child in children:
             _kill_tree(child.pid)
+        psutil.wait_procs(children, timeout=10)  # nothing still writing into the folder as it goes
         shutil.rmtree(scratch, ignore_errors=True)
         os._exit(3)
 

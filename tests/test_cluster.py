@@ -10,6 +10,8 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -216,3 +218,23 @@ def test_a_task_past_its_time_is_stopped_and_fails_alone(course, tmp_path, monke
     result = json.loads(output.results_json)["extra_data"]
     assert (result["status"], result["error"]) == ("failed", "timed out after 2 s")
     assert output.files == {} and list(tmp_path.iterdir()) == []  # the scratch folder went with it
+
+
+def test_a_dead_workers_scratch_is_swept_by_the_next_task(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # reaped: its pid names no process now
+    dead = tmp_path / f"grade-week1-ann-p{gone.pid}-x7_q2k"
+    live = tmp_path / f"grade-week1-bob-p{os.getpid()}-a1b2c3"
+    other = tmp_path / f"rerun-week1-cy-p{gone.pid}-zz9"  # another kind of scratch is that kind's to sweep
+    for folder in (dead, live, other):
+        (folder / "course").mkdir(parents=True)
+    with tasks.scratch_folder("grade", "week1", "dee") as new:
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, other.name, new.name])
+        assert new.name.startswith(f"grade-week1-dee-p{os.getpid()}-")
+        late = tmp_path / f"grade-week1-eve-p{gone.pid}-late"  # left by a worker that died meanwhile
+        (late / "tmp").mkdir(parents=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, other.name])
+    with tasks.scratch_folder("rerun", "week1", "dee"):
+        assert not other.exists() and live.exists()

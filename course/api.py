@@ -189,46 +189,45 @@ def final_evaluation(predict: Callable[[list[str]], object], run: str, extra: di
     if path.is_file():
         try:
             old = runrecord.read_record(path)
-            previous = old.get("previous_calls", []) + [
+            previous = old.previous_calls + [
                 {
-                    "created": old.get("created"),
-                    "val_macro_f1": old["metrics"]["val"]["macro_f1"],
-                    "predictions_sha256": runrecord.predictions_digest(old["predictions"]),
+                    "created": old.created,
+                    "val_macro_f1": old.val_macro_f1,
+                    "predictions_sha256": runrecord.predictions_digest(old.predictions),
                 }
             ]
-        except (runrecord.RecordError, KeyError, TypeError):
+        except runrecord.RecordError:
             previous = [{"created": None, "val_macro_f1": None, "note": "unreadable earlier record"}]
     predictions = {
-        split: {"ids": frames[split]["id"].tolist(), "labels": outputs[split][0].tolist()} for split in frames
+        split: runrecord.SplitPredictions(frames[split]["id"].tolist(), outputs[split][0].tolist()) for split in frames
     }
-    record = {
-        "schema": runrecord.SCHEMA,
-        "run": run,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "calls": len(previous) + 1,
-        "predictions_sha256": runrecord.predictions_digest(predictions),
-        "previous_calls": previous,
-        "course": {
+    record = runrecord.RunRecord(
+        run=run,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        calls=len(previous) + 1,
+        predictions_sha256=runrecord.predictions_digest(predictions),
+        previous_calls=previous,
+        course={
             "name": data.config.name,
             "num_labels": num_labels,
             "contract_sha256": data.config.sha256["label_list.json"],
         },
-        "fingerprints": _fingerprints(st),
-        "predictions": predictions,
-        "metrics": {split: {k: v for k, v in m.items() if k != "per_class"} for split, m in shown.items()},
-        "settings": settings.as_dict(),
-        "timings": {
+        fingerprints=_fingerprints(st),
+        predictions=predictions,
+        metrics={split: {k: v for k, v in m.items() if k != "per_class"} for split, m in shown.items()},
+        settings=settings.as_dict(),
+        timings={
             split: {
                 "seconds": round(outputs[split][2], 4),
                 "ms_per_example": round(1000 * outputs[split][2] / max(len(frames[split]), 1), 4),
             }
             for split in frames
         },
-        "environment": runrecord.environment(),
-        "provenance": {"profile": settings.profile, "device": provenance.device_name(), **provenance.executed_code()},
-        "access_log": list(st.log),
-        "extra": extra or {},
-    }
+        environment=runrecord.environment(),
+        provenance={"profile": settings.profile, "device": provenance.device_name(), **provenance.executed_code()},
+        access_log=list(st.log),
+        extra=extra or {},
+    )
     scores = {split: outputs[split][1] for split in frames if outputs[split][1] is not None}
     runrecord.write_record(path, record, scores or None)
     val = shown["val"]

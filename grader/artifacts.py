@@ -18,7 +18,7 @@ import numpy as np
 
 from course import metrics
 from course.catalog import CourseData
-from course.runrecord import RecordError, read_record
+from course.runrecord import RecordError, RunRecord, read_record
 from course.splits import fingerprint
 from grader.findings import Finding
 
@@ -34,7 +34,7 @@ NUMBER = r"(\d{1,2}(?:\.\d+)?\s*%|0?\.\d{2,}|1\.0+)"
 class RecordCheck:
     """A record's aligned predictions (canonical row order) and what was found on the way."""
 
-    record: dict | None
+    record: RunRecord | None
     findings: list[Finding] = field(default_factory=list)
     predictions: dict[str, np.ndarray] = field(default_factory=dict)  # split -> labels, canonical order
 
@@ -83,7 +83,7 @@ def check_record(path: Path, data: CourseData) -> RecordCheck:
     out = RecordCheck(record)
     accepted = canonical_fingerprints(data)
     for split in ("train", "val", "test"):
-        got = record["fingerprints"].get(split) if isinstance(record["fingerprints"], dict) else None
+        got = record.fingerprints.get(split)
         if got not in accepted[split]:
             out.findings.append(
                 Finding(
@@ -96,22 +96,18 @@ def check_record(path: Path, data: CourseData) -> RecordCheck:
             )
     num_labels = len(data.contract.labels)
     for split in ("val", "test"):
-        pred = record["predictions"].get(split) if isinstance(record["predictions"], dict) else None
-        if (
-            not isinstance(pred, dict)
-            or not isinstance(pred.get("ids"), list)
-            or not isinstance(pred.get("labels"), list)
-        ):
+        pred = record.predictions.get(split)
+        if pred is None:
             out.findings.append(
                 Finding(
                     "fixed-split",
                     "prediction-ids",
                     "major",
-                    f"{path.name}: predictions.{split} needs lists 'ids' and 'labels'",
+                    f"{path.name}: no predictions.{split}: final_evaluation writes val and test",
                 )
             )
             continue
-        ids, labels = pred["ids"], pred["labels"]
+        ids, labels = pred.ids, pred.labels
         expected = data.splits[split]["id"].tolist()
         problem = _ids_finding(split, ids, expected)
         if problem is None and len(labels) != len(ids):
@@ -128,8 +124,8 @@ def check_record(path: Path, data: CourseData) -> RecordCheck:
             continue
         position = dict(zip(ids, range(len(ids))))
         out.predictions[split] = values[[position[i] for i in expected]]
-    scores = record.get("scores")
-    if isinstance(scores, dict):
+    scores = record.scores
+    if scores is not None:
         npz = path.parent / str(scores.get("file", ""))
         digest = hashlib.sha256(npz.read_bytes()).hexdigest() if npz.is_file() else None
         if digest != scores.get("sha256"):
@@ -144,12 +140,10 @@ def check_record(path: Path, data: CourseData) -> RecordCheck:
     return out
 
 
-def access_log_findings(record: dict) -> list[Finding]:
+def access_log_findings(record: RunRecord) -> list[Finding]:
     """Test reads outside final_evaluation, and repeated final evaluations, from the run's own log."""
     found = []
-    early = [
-        e for e in record.get("access_log", []) if e.get("split") == "test" and e.get("phase") != "final_evaluation"
-    ]
+    early = [e for e in record.access_log if e.get("split") == "test" and e.get("phase") != "final_evaluation"]
     if early:
         first = early[0]
         found.append(
@@ -161,28 +155,28 @@ def access_log_findings(record: dict) -> list[Finding]:
                 f"(first: {first.get('op')} from {first.get('caller')}, {first.get('phase')})",
             )
         )
-    calls = record.get("calls", 1)
-    earlier = {c.get("predictions_sha256") for c in record.get("previous_calls", []) if isinstance(c, dict)}
-    current = record.get("predictions_sha256")
-    if isinstance(calls, int) and calls > 1 and current and earlier - {None, current}:
+    calls = record.calls
+    earlier = {c.get("predictions_sha256") for c in record.previous_calls}
+    current = record.predictions_sha256
+    if calls > 1 and current and earlier - {None, current}:
         found.append(
             Finding(
                 "access-log",
                 "final-eval-changed",
                 "critical",
-                f"final_evaluation ran {calls} times for run {record.get('run')!r} and its predictions changed "
+                f"final_evaluation ran {calls} times for run {record.run!r} and its predictions changed "
                 f"between calls: what it saw of test in one call steered the next (keeping the better of "
                 f"several evaluations, or training on the texts it was given)",
             )
         )
-    elif isinstance(calls, int) and calls > 1:
+    elif calls > 1:
         found.append(
             Finding(
                 "access-log",
                 "final-eval-repeated",
                 "minor",
-                f"final_evaluation ran {calls} times for run {record.get('run')!r}; "
-                f"earlier val macro-F1: {[c.get('val_macro_f1') for c in record.get('previous_calls', [])]}",
+                f"final_evaluation ran {calls} times for run {record.run!r}; "
+                f"earlier val macro-F1: {[c.get('val_macro_f1') for c in record.previous_calls]}",
             )
         )
     return found

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from course import api, bands
+from course.runrecord import RunRecord
 from grader import artifacts
 
 
@@ -22,7 +23,7 @@ def check_run(run: str) -> None:
     _checked_record(run)
 
 
-def _checked_record(run: str) -> dict:
+def _checked_record(run: str) -> RunRecord:
     path = _record_path(run)
     assert path.is_file(), (
         f"no run record {path}: call final_evaluation(predict, run={run!r}) once, at the end of the notebook"
@@ -44,7 +45,7 @@ def check_metrics(m: dict) -> None:
 
 def check_val_above(run: str, minimum: float) -> None:
     """Val macro-F1 of a run is above `minimum` (e.g. clearly better than the majority class)."""
-    value = _checked_record(run)["metrics"]["val"]["macro_f1"]
+    value = _checked_record(run).val_macro_f1
     assert value > minimum, (
         f"val macro-F1 of {run!r} is {value:.4f}, not above {minimum:.4f}: the model learned little; "
         f"check that you fit on train_ds and predict the texts you are given"
@@ -53,7 +54,7 @@ def check_val_above(run: str, minimum: float) -> None:
 
 def check_band(run: str, week: str, pipeline: str) -> None:
     """Hidden check: val macro-F1 reaches the lower edge of the week's reference band for this profile."""
-    value = _checked_record(run)["metrics"]["val"]["macro_f1"]
+    value = _checked_record(run).val_macro_f1
     band = bands.lookup(api.settings.profile, week, pipeline)
     assert band is not None, f"no {api.settings.profile} band for {week}/{pipeline}: ask the instructor"
     assert value >= band["lower"], (
@@ -222,7 +223,7 @@ def check_quantized(model, bits: int, keep: tuple = ("classifier", "score")) -> 
 
 def check_extra(run: str, *keys: str) -> None:
     """The run record's `extra` holds the named entries (final_evaluation(..., extra={...}))."""
-    extra = _checked_record(run).get("extra") or {}
+    extra = _checked_record(run).extra
     missing = [k for k in keys if k not in extra]
     assert not missing, f"run {run!r}: extra lacks {missing}; pass them to final_evaluation(..., extra=...)"
 
@@ -232,7 +233,7 @@ def check_chosen_on_val(run: str, best: bool = True, tolerance: float = 0.005) -
     the chosen one is the best on val (when `best`), and the submitted predictions are that model's:
     their val macro-F1 equals the one measured for the chosen candidate."""
     record = _checked_record(run)
-    extra = record.get("extra") or {}
+    extra = record.extra
     candidates, chosen = extra.get("candidates"), extra.get("chosen")
     assert isinstance(candidates, list) and candidates, (
         f"run {run!r}: extra['candidates'] should list every model you compared, with its val macro-F1"
@@ -249,7 +250,7 @@ def check_chosen_on_val(run: str, best: bool = True, tolerance: float = 0.005) -
             f"run {run!r}: chose {chosen!r} (val macro-F1 {scores[chosen]:.4f}) but "
             f"{max(scores, key=scores.get)!r} scored {max(scores.values()):.4f} on val"
         )
-    measured = record["metrics"]["val"]["macro_f1"]
+    measured = record.val_macro_f1
     assert abs(measured - scores[chosen]) <= tolerance, (
         f"run {run!r}: the submitted predictions score {measured:.4f} on val, but the chosen model {chosen!r} "
         f"scored {scores[chosen]:.4f}: predict with the model you chose"

@@ -21,7 +21,8 @@ from pathlib import Path
 import nbformat
 
 from course.catalog import CourseData
-from course.provenance import cell_digest, record_digest
+from course.provenance import cell_digest
+from course.runrecord import RunRecord
 from grader import artifacts
 from grader.findings import Finding
 
@@ -42,13 +43,11 @@ def _finding(rule: str, severity: str, message: str, run: str) -> Finding:
     return Finding(LAYER, rule, severity, message, run=run)
 
 
-def course_findings(record: dict, data: CourseData, profile: str, run: str) -> list[Finding]:
+def course_findings(record: RunRecord, data: CourseData, profile: str, run: str) -> list[Finding]:
     """The record must come from the full course's contract and the full profile."""
-    course = record.get("course") if isinstance(record.get("course"), dict) else {}
+    course = record.course
     want_sha = data.config.sha256.get("label_list.json")
-    prov = record.get("provenance") if isinstance(record.get("provenance"), dict) else {}
-    settings = record.get("settings") if isinstance(record.get("settings"), dict) else {}
-    got_profile = prov.get("profile", settings.get("profile"))
+    got_profile = record.provenance.get("profile", record.settings.get("profile"))
     problems = []
     if course.get("name") != data.config.name or course.get("contract_sha256") != want_sha:
         problems.append(
@@ -69,10 +68,9 @@ def course_findings(record: dict, data: CourseData, profile: str, run: str) -> l
     ]
 
 
-def digest_findings(record: dict, run: str) -> list[Finding]:
+def digest_findings(record: RunRecord, run: str) -> list[Finding]:
     """The digest `final_evaluation` stored must still match the record's contents."""
-    stored = (record.get("provenance") or {}).get("digest") if isinstance(record.get("provenance"), dict) else None
-    if not stored:
+    if record.digest_matches is None:
         return [
             _finding(
                 "provenance-missing",
@@ -81,7 +79,7 @@ def digest_findings(record: dict, run: str) -> list[Finding]:
                 run,
             )
         ]
-    if stored != record_digest(record):
+    if not record.digest_matches:
         return [
             _finding(
                 "record-digest",
@@ -100,11 +98,10 @@ def notebook_cells(notebook: Path) -> list[tuple[int, str, str]]:
     return [(i, cell_digest(c.source), c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
 
 
-def provenance_findings(record: dict, cells: list[tuple[int, str, str]], notebook: str, run: str) -> list[Finding]:
+def provenance_findings(record: RunRecord, cells: list[tuple[int, str, str]], notebook: str, run: str) -> list[Finding]:
     """The executed cells (collapsed: a repeat of an executed cell is fine) must be the notebook's code
     cells up to the one that called final_evaluation, in order."""
-    prov = record.get("provenance") if isinstance(record.get("provenance"), dict) else {}
-    executed = prov.get("cells")
+    executed = record.provenance.get("cells")
     if not isinstance(executed, list) or not executed:
         return [_finding("provenance-missing", "major", f"{run}: the record lists no executed cells", run)]
     digests = [d for _, d, _ in cells]
@@ -145,12 +142,12 @@ def provenance_findings(record: dict, cells: list[tuple[int, str, str]], noteboo
     return []
 
 
-def claimed_findings(record: dict, measured: dict, run: str) -> list[Finding]:
+def claimed_findings(record: RunRecord, measured: dict, run: str) -> list[Finding]:
     """Metrics the record claims must be the ones recomputed from its own predictions."""
-    claimed = (record.get("metrics") or {}).get("val") if isinstance(record.get("metrics"), dict) else None
+    claimed = record.metrics["val"]
     found = []
     for key in ("macro_f1", "accuracy"):
-        value = claimed.get(key) if isinstance(claimed, dict) else None
+        value = claimed.get(key)
         if isinstance(value, (int, float)) and abs(value - measured["val"][key]) > TOLERANCE:
             found.append(
                 Finding(

@@ -66,10 +66,10 @@ def candidates(root: Path, week: str, spec: dict, profile: str) -> list[Candidat
         for run, run_spec in spec["runs"].items():
             try:
                 record = read_record(folder / "runs" / f"{run}.json")
-                submitted = float(record["metrics"]["val"]["macro_f1"])
-            except (RecordError, KeyError, TypeError, ValueError):
+                submitted = record.val_macro_f1
+            except RecordError:
                 continue  # no usable full record: grading reports that, there is nothing to reproduce
-            if record["settings"].get("profile") == profile:
+            if record.settings.get("profile") == profile:
                 band = run_spec.get("full_band", run_spec.get("band", ""))
                 flagged = any(f.run in (None, run) for f in findings)
                 found.append(Candidate(student, run, run_spec["notebook"], band, submitted, flagged))
@@ -122,8 +122,8 @@ def rerun_task(
         )
         try:
             record = read_record(scratch / "run" / "runs" / f"{run}.json")
-            return {"reproduced": float(record["metrics"]["val"]["macro_f1"]), "message": ""}
-        except (RecordError, KeyError, TypeError, ValueError) as err:
+            return {"reproduced": record.val_macro_f1, "message": ""}
+        except RecordError as err:
             return {"reproduced": None, "message": ran.message if ran.status != "ok" else str(err)}
 
 

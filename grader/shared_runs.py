@@ -27,8 +27,8 @@ FILE = "shared_runs.json"
 def aligned_test_predictions(record_path: Path, test_ids: list[str]) -> np.ndarray | None:
     """A record's test predictions in the course's test order, or None if it cannot be aligned."""
     try:
-        pred = read_record(record_path)["predictions"]["test"]
-        position = dict(zip(pred["ids"], pred["labels"]))
+        pred = read_record(record_path).predictions["test"]
+        position = dict(zip(pred.ids, pred.labels))
         return np.asarray([position[i] for i in test_ids], dtype=np.int16)
     except (RecordError, KeyError, TypeError, ValueError):
         return None

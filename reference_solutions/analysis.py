@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from course import api, metrics
+from course.runrecord import RunRecord
 from course.slices import slice_frame
 
 TIERS = ("head", "mid", "tail")
@@ -25,10 +26,10 @@ def val_truth(ids: Sequence[str]) -> np.ndarray:
     return val.loc[list(ids), "label"].to_numpy()
 
 
-def record_val(record: dict) -> tuple[np.ndarray, np.ndarray]:
+def record_val(record: RunRecord) -> tuple[np.ndarray, np.ndarray]:
     """(truth, predicted labels) of a run record's val predictions."""
-    val = record["predictions"]["val"]
-    return val_truth(val["ids"]), np.asarray(val["labels"])
+    val = record.predictions["val"]
+    return val_truth(val.ids), np.asarray(val.labels)
 
 
 def slice_table(ids: Sequence[str], pred: np.ndarray) -> pd.DataFrame:

@@ -25,25 +25,25 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from course import api, metrics
-from course.runrecord import RecordError, read_record
+from course.runrecord import RecordError, RunRecord, read_record
 from reference_solutions import analysis
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 MAX_MS_PER_EXAMPLE = 10.0  # the week-5 latency constraint, applied to the recommendation
 
 
-def _val_ece(record: dict, path: Path) -> float | None:
-    summary = (record.get("extra") or {}).get("summary", {})
+def _val_ece(record: RunRecord, path: Path) -> float | None:
+    summary = record.extra.get("summary", {})
     if "ece_after" in summary:
         return float(summary["ece_after"])
-    scores = record.get("scores")
+    scores = record.scores
     if not scores or not (path.parent / scores["file"]).is_file():
         return None
     with np.load(path.parent / scores["file"]) as npz:
         probs = npz["val"] if "val" in npz else None
     if probs is None or probs.ndim != 2 or not np.allclose(probs.sum(1), 1, atol=1e-3) or (probs < 0).any():
         return None
-    return metrics.ece(analysis.val_truth(record["predictions"]["val"]["ids"]), probs, 15)
+    return metrics.ece(analysis.val_truth(record.predictions["val"].ids), probs, 15)
 
 
 def _train_seconds(extra: dict) -> float | None:
@@ -63,20 +63,20 @@ def collect(root: Path) -> tuple[pd.DataFrame, list[str]]:
         except RecordError as err:
             skipped.append(str(err))
             continue
-        if record["course"]["name"] != course:
-            skipped.append(f"{path}: course {record['course']['name']!r}, not {course!r}")
+        if record.course.get("name") != course:
+            skipped.append(f"{path}: course {record.course.get('name')!r}, not {course!r}")
             continue
-        extra, val = record.get("extra") or {}, record["metrics"]["val"]
+        extra, val = record.extra, record.metrics["val"]
         summary = extra.get("summary", {})
         rows.append(
             {
-                "run": record["run"],
-                "week": record["run"].split("_")[0],
+                "run": record.run,
+                "week": record.run.split("_")[0],
                 "val_macro_f1": val["macro_f1"],
                 "tail_f1": (val.get("tier_f1") or {}).get("tail"),
                 "accuracy": val["accuracy"],
                 "ece": _val_ece(record, path),
-                "latency_ms": summary.get("latency_bs32_ms", record["timings"]["val"]["ms_per_example"]),
+                "latency_ms": summary.get("latency_bs32_ms", record.ms_per_example("val")),
                 "latency_source": "batch 32" if "latency_bs32_ms" in summary else "final val prediction",
                 "memory_mb": summary.get(
                     "weight_mb", 4 * extra["total_parameters"] / 2**20 if "total_parameters" in extra else None

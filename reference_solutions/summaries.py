@@ -13,7 +13,7 @@ from typing import Callable
 import pandas as pd
 
 from course import api
-from course.runrecord import read_record
+from course.runrecord import RunRecord, read_record
 from reference_solutions import analysis, report
 
 # The week-5 homework's deployment constraints. The F1 floor is the course's 0.20 on the full profile;
@@ -22,7 +22,7 @@ from reference_solutions import analysis, report
 MAX_MS_PER_EXAMPLE, MAX_ECE, FULL_F1_FLOOR = 10.0, 0.05, 0.20
 
 
-def _record(row: pd.Series) -> dict:
+def _record(row: pd.Series) -> RunRecord:
     return read_record(api.settings.runs_dir / f"{row['run']}.json")
 
 
@@ -95,7 +95,7 @@ def week4(table: pd.DataFrame, out_dir: Path) -> list[str]:
     if encoder is not None:
         record = _record(encoder)
         truth, pred = analysis.record_val(record)
-        ids = record["predictions"]["val"]["ids"]
+        ids = record.predictions["val"].ids
         png = analysis.confusion_heatmap(
             truth,
             pred,
@@ -254,10 +254,10 @@ def week6(table: pd.DataFrame, out_dir: Path) -> list[str]:
         truth, pred_a = analysis.record_val(_record(vanilla))
         record = _record(distilled)
         _, pred_b = analysis.record_val(record)
-        grid = pd.DataFrame(record["extra"]["kd_grid"]).set_index("name")
+        grid = pd.DataFrame(record.extra["kd_grid"]).set_index("name")
         lines += [
             "",
-            f"## KD grid ({distilled['run']}; chosen on val macro-F1: {record['extra']['chosen']})",
+            f"## KD grid ({distilled['run']}; chosen on val macro-F1: {record.extra['chosen']})",
             "",
             _md(grid),
             "",

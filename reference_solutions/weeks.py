@@ -23,7 +23,7 @@ from course import bands as bands_mod
 from course.bands import Band
 from course.errors import InputError
 from course.profiles import from_env
-from course.runrecord import read_record
+from course.runrecord import RunRecord, read_record
 from notebooks.cells import without_hidden_tests
 from reference_solutions import analysis, runners, summaries
 from reference_solutions.baselines import run_baseline
@@ -40,9 +40,9 @@ def profile_knobs(profile: str, out_dir: Path) -> dict:
     return {**vars(from_env({"COURSE_PROFILE": profile})), "runs_dir": out_dir / "runs", "mode": "self-check"}
 
 
-def _row(job: runners.Job, record: dict, seconds: float) -> dict:
-    val = record["metrics"]["val"]
-    test = record["metrics"].get("test", {})
+def _row(job: runners.Job, record: RunRecord, seconds: float) -> dict:
+    val = record.metrics["val"]
+    test = record.metrics.get("test", {})
     tiers = val.get("tier_f1", {})
     return {
         "week": job.week,
@@ -57,8 +57,8 @@ def _row(job: runners.Job, record: dict, seconds: float) -> dict:
         "tail_f1": tiers.get("tail"),
         "test_macro_f1": test.get("macro_f1"),
         "seconds": round(seconds, 2),
-        "run": record["run"],
-        **{k: v for k, v in (record.get("extra") or {}).get("summary", {}).items() if isinstance(v, (int, float, str))},
+        "run": record.run,
+        **{k: v for k, v in record.extra.get("summary", {}).items() if isinstance(v, (int, float, str))},
     }
 
 
@@ -236,7 +236,7 @@ def run_bands(week: str, pipeline: str, profile: str, seeds: int, out_dir: Path)
 
 
 def _write_val_bands(
-    profile: str, week: str, name: str, vals: list[dict], first: dict, source: str
+    profile: str, week: str, name: str, vals: list[dict], first: RunRecord, source: str
 ) -> dict[str, dict[str, Band]]:
     """Val bands from one metrics dict per seed, the bootstrap SE from the first seed's record."""
     truth, pred = analysis.record_val(first)
@@ -269,7 +269,7 @@ def run_notebook_bands(
     notebook = _without_hidden_tests(notebook, out_dir / "source" / notebook.name)
     values: dict[str, list[dict]] = {}
     tests: dict[str, list[list[int]]] = {}
-    first: dict[str, dict] = {}
+    first: dict[str, RunRecord] = {}
     for seed in SEEDS[:seeds]:
         workdir = out_dir / f"{notebook.stem}_s{seed}"
         if workdir.exists():
@@ -289,9 +289,9 @@ def run_notebook_bands(
             raise RuntimeError(f"{notebook} (seed {seed}) did not run: {result.status}: {result.message}")
         for path in sorted((workdir / "runs").glob("*.json")):
             record = read_record(path)
-            values.setdefault(record["run"], []).append(record["metrics"]["val"])
-            tests.setdefault(record["run"], []).append(record["predictions"]["test"]["labels"])
-            first.setdefault(record["run"], record)
+            values.setdefault(record.run, []).append(record.metrics["val"])
+            tests.setdefault(record.run, []).append(record.predictions["test"].labels)
+            first.setdefault(record.run, record)
     if not values:
         raise RuntimeError(f"{notebook} wrote no run record")
     command = f"`course bands --notebook {notebook.name} --profile {profile}`"

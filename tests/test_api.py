@@ -9,7 +9,7 @@ import pytest
 import course
 from course import api, metrics
 from course.models import smoke_tokenizer
-from course.runrecord import RecordError, read_record
+from course.runrecord import RecordError, RunRecord, read_record
 from course.splits import fingerprint
 
 
@@ -90,18 +90,18 @@ def test_final_evaluation_writes_a_complete_record(student, tmp_path):
     record = read_record(tmp_path / "runs" / "week1_majority.json")
     data = student.store().data
     for split in ("val", "test"):
-        ids = record["predictions"][split]["ids"]
+        ids = record.predictions[split].ids
         assert sorted(ids) == sorted(data.splits[split]["id"]) and len(set(ids)) == len(ids)
-    assert "test" not in record["metrics"]
-    assert record["metrics"]["val"]["macro_f1"] == pytest.approx(shown["val"]["macro_f1"])
-    assert record["fingerprints"] == data.splits.fingerprints
-    assert record["settings"]["course"] == "synthetic-small" and record["calls"] == 1
-    assert record["timings"]["test"]["ms_per_example"] >= 0
-    phases = [(e["split"], e["op"], e["phase"]) for e in record["access_log"]]
+    assert "test" not in record.metrics
+    assert record.metrics["val"]["macro_f1"] == pytest.approx(shown["val"]["macro_f1"])
+    assert record.fingerprints == data.splits.fingerprints
+    assert record.settings["course"] == "synthetic-small" and record.calls == 1
+    assert record.timings["test"]["ms_per_example"] >= 0
+    phases = [(e["split"], e["op"], e["phase"]) for e in record.access_log]
     assert ("train", "load_course_data", "before_final_evaluation") in phases
     assert ("test", "final_evaluation", "final_evaluation") in phases
     assert not [p for p in phases if p[0] == "test" and p[2] != "final_evaluation"]
-    assert all("test_api.py" in e["caller"] for e in record["access_log"])
+    assert all("test_api.py" in e["caller"] for e in record.access_log)
 
 
 def test_self_check_shows_test_and_scores_are_saved(student, tmp_path):
@@ -114,11 +114,11 @@ def test_self_check_shows_test_and_scores_are_saved(student, tmp_path):
         shown = course.final_evaluation(predict, run="scored")
     assert "test" in shown and shown["test"]["accuracy"] > 0
     record = read_record(tmp_path / "runs" / "scored.json")
-    npz = tmp_path / "runs" / record["scores"]["file"]
-    assert hashlib.sha256(npz.read_bytes()).hexdigest() == record["scores"]["sha256"]
+    npz = tmp_path / "runs" / record.scores["file"]
+    assert hashlib.sha256(npz.read_bytes()).hexdigest() == record.scores["sha256"]
     with np.load(npz) as scores:
         assert scores["test"].shape == (len(student.store().data.splits.test), 113)
-    assert record["predictions"]["val"]["labels"][:3] == [3, 3, 3]
+    assert record.predictions["val"].labels[:3] == [3, 3, 3]
 
 
 def test_grading_mode_hides_test_labels(student, tmp_path):
@@ -129,18 +129,18 @@ def test_grading_mode_hides_test_labels(student, tmp_path):
     assert "test" not in shown
     record = read_record(tmp_path / "runs" / "graded.json")
     splits = student.store().data.splits
-    assert record["fingerprints"]["test"] == fingerprint(splits.test.drop(columns=["label_name"]))
-    assert record["fingerprints"]["test"] != splits.fingerprints["test"]
-    assert "test" not in record["metrics"]
+    assert record.fingerprints["test"] == fingerprint(splits.test.drop(columns=["label_name"]))
+    assert record.fingerprints["test"] != splits.fingerprints["test"]
+    assert "test" not in record.metrics
 
 
 def test_second_call_is_recorded(student, tmp_path):
     course.final_evaluation(lambda texts: [0] * len(texts), run="twice")
     course.final_evaluation(lambda texts: [1] * len(texts), run="twice")
     record = read_record(tmp_path / "runs" / "twice.json")
-    assert record["calls"] == 2 and len(record["previous_calls"]) == 1
-    assert record["predictions"]["val"]["labels"][0] == 1
-    finals = [e for e in record["access_log"] if e["op"] == "final_evaluation"]
+    assert record.calls == 2 and len(record.previous_calls) == 1
+    assert record.predictions["val"].labels[0] == 1
+    finals = [e for e in record.access_log if e["op"] == "final_evaluation"]
     assert len(finals) == 4  # val and test, twice
 
 
@@ -168,6 +168,44 @@ def test_bad_run_name_and_records(student, tmp_path):
     broken.write_text(json.dumps({"schema": 1, "run": "x"}))
     with pytest.raises(RecordError, match="missing field.*fingerprints"):
         read_record(broken)
+
+
+def test_a_record_reads_back_as_written_and_keeps_what_it_does_not_know(student, tmp_path):
+    train_ds, _ = course.load_course_data()
+    course.final_evaluation(majority_predict(train_ds), run="typed")
+    path = tmp_path / "runs" / "typed.json"
+    raw = json.loads(path.read_text())
+    record = read_record(path)
+    assert record.to_json() == raw and list(record.to_json()) == list(raw)  # same fields, same order
+    assert record.digest_matches is True and record.val_macro_f1 == raw["metrics"]["val"]["macro_f1"]
+    raw["notes"] = "by hand"  # a key the harness does not know is kept, and the digest sees the change
+    record = RunRecord.from_json(raw, "typed.json")
+    assert record.other == {"notes": "by hand"} and record.to_json()["notes"] == "by hand"
+    assert record.digest_matches is False
+    del raw["provenance"]["digest"]
+    assert RunRecord.from_json(raw, "typed.json").digest_matches is None
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda r: r.__setitem__("fingerprints", ["a", "b"]), "field 'fingerprints' should be an object, got list"),
+        (lambda r: r.__setitem__("calls", "2"), "field 'calls' should be an integer, got str"),
+        (lambda r: r.__setitem__("scores", 3), "field 'scores' should be an object or null, got int"),
+        (lambda r: r["access_log"].append("read test"), "every entry of 'access_log' should be an object"),
+        (lambda r: r["predictions"].__setitem__("val", [1, 2]), r"predictions.val needs lists 'ids' and 'labels'"),
+        (lambda r: r["predictions"]["test"].pop("labels"), r"predictions.test needs lists 'ids' and 'labels'"),
+        (lambda r: r["predictions"]["val"]["ids"].__setitem__(0, 7), r"predictions.val.ids should be the split"),
+        (lambda r: r["metrics"]["val"].__setitem__("macro_f1", "0.9"), r"metrics.val.macro_f1 should be a number"),
+        (lambda r: r["metrics"].pop("val"), r"metrics.val.macro_f1 should be a number"),
+    ],
+)
+def test_a_record_of_the_wrong_shape_is_named(student, tmp_path, change, message):
+    course.final_evaluation(lambda texts: [0] * len(texts), run="shaped")
+    raw = json.loads((tmp_path / "runs" / "shaped.json").read_text())
+    change(raw)
+    with pytest.raises(RecordError, match=f"^shaped.json: {message}"):
+        RunRecord.from_json(raw, "shaped.json")
 
 
 def test_settings_from_env_profiles_and_errors():

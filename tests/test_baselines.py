@@ -17,7 +17,7 @@ from sklearn.linear_model import LogisticRegression
 
 import course
 from course import api, metrics
-from course.runrecord import read_record
+from course.runrecord import RunRecord, read_record
 from reference_solutions.baselines import (
     aligned_proba,
     course_tfidf,
@@ -59,7 +59,7 @@ def baselines(tmp_path_factory):
         }
 
 
-def record_of(baselines, kind: str) -> dict:
+def record_of(baselines, kind: str) -> RunRecord:
     return read_record(baselines["runs_dir"] / f"baseline_{kind}.json")
 
 
@@ -70,12 +70,12 @@ def test_majority_run_writes_a_record(baselines):
     counts = np.bincount(val, minlength=113)
     top = int(np.bincount(baselines["train_labels"]).argmax())
     assert top == counts.argmax()  # the train's top class is val's top class on this course
-    assert shown["val"]["zero_f1_classes"] == record["metrics"]["val"]["zero_f1_classes"] == 112
+    assert shown["val"]["zero_f1_classes"] == record.metrics["val"]["zero_f1_classes"] == 112
     assert shown["val"]["accuracy"] == pytest.approx(counts[top] / len(val))
-    assert set(record["predictions"]["val"]["labels"]) == {top}
-    assert record["extra"]["baseline"] == "majority" and record["extra"]["purpose"] == "test"
-    assert record["extra"]["fit_seconds"] == shown["fit_seconds"] >= 0
-    assert record["extra"]["predict_seconds"] == shown["predict_seconds"] >= 0
+    assert set(record.predictions["val"].labels) == {top}
+    assert record.extra["baseline"] == "majority" and record.extra["purpose"] == "test"
+    assert record.extra["fit_seconds"] == shown["fit_seconds"] >= 0
+    assert record.extra["predict_seconds"] == shown["predict_seconds"] >= 0
     assert "scores" not in record  # labels only
 
 
@@ -86,7 +86,7 @@ def test_tfidf_beats_majority_widely(baselines, kind):
     assert got["macro_f1"] > 5 * base["macro_f1"]
     assert got["accuracy"] > base["accuracy"] + 0.1
     assert got["zero_f1_classes"] < base["zero_f1_classes"]
-    extra = record_of(baselines, kind)["extra"]
+    extra = record_of(baselines, kind).extra
     assert extra["baseline"] == kind and extra["train_examples"] == TRAIN_CAP
     assert extra["fit_seconds"] > 0 and extra["predict_seconds"] > 0
 
@@ -100,14 +100,14 @@ def test_fast_keeps_the_course_macro_f1(baselines):
 @pytest.mark.parametrize("kind", ["course_tfidf", "fast_tfidf"])
 def test_scores_cover_every_course_label(baselines, kind):
     record = record_of(baselines, kind)
-    with np.load(baselines["runs_dir"] / record["scores"]["file"]) as npz:
+    with np.load(baselines["runs_dir"] / record.scores["file"]) as npz:
         scores = npz["val"]
     absent = np.setdiff1d(np.arange(113), baselines["train_labels"])
     assert len(absent) > 0  # the capped train misses some classes, so the check below means something
     assert scores.shape == (len(baselines["val_labels"]), 113)
     assert np.allclose(scores.sum(axis=1), 1.0, atol=1e-4) and (scores >= 0).all()
     assert (scores[:, absent] == 0).all()
-    assert (scores.argmax(axis=1) == record["predictions"]["val"]["labels"]).all()
+    assert (scores.argmax(axis=1) == record.predictions["val"].labels).all()
 
 
 @pytest.mark.parametrize("make_model", [course_tfidf, fast_tfidf])

@@ -18,6 +18,7 @@ from nbclient import NotebookClient
 from course import bands
 from course.metrics import agreement_matrix
 from course.provenance import cell_digest, record_digest
+from course.runrecord import RunRecord, read_record
 from grader import evidence, grade, nbgrader_course, simulated_full_class
 from grader.layers.scoring import metric_points
 from grader.shared_runs import flag_pairs
@@ -29,8 +30,23 @@ def code_cells(sources=CELLS):
     return [(i + 1, cell_digest(s), s) for i, s in enumerate(sources)]  # cell 0 is markdown
 
 
+def minimal_record(**fields) -> dict:
+    """The fields a run record must have, as JSON, with `fields` on top."""
+    return {
+        "schema": 1,
+        "run": "r",
+        "course": {},
+        "fingerprints": {},
+        "predictions": {"val": {"ids": ["a", "b", "c"], "labels": [1, 2, 3]}},
+        "metrics": {"val": {"macro_f1": 0.5}},
+        "settings": {},
+        "access_log": [],
+        **fields,
+    }
+
+
 def record_with(executed):
-    return {"provenance": {"cells": [cell_digest(s) for s in executed]}}
+    return RunRecord.from_json(minimal_record(provenance={"cells": [cell_digest(s) for s in executed]}), "r.json")
 
 
 def rules(findings):
@@ -74,23 +90,24 @@ def test_a_real_kernel_records_its_cells_in_execution_order(tmp_path, monkeypatc
     with client.setup_kernel():
         for index in (1, 2, 2, 3):  # the data cell twice
             client.execute_cell(nb.cells[index], index)
-    record = json.loads((tmp_path / "runs" / "maj.json").read_text())
+    record = read_record(tmp_path / "runs" / "maj.json")
     cells = [(i, cell_digest(c.source), c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-    assert record["provenance"]["cells"] == [cells[j][1] for j in (0, 1, 1, 2)]
+    assert record.provenance["cells"] == [cells[j][1] for j in (0, 1, 1, 2)]
     assert evidence.provenance_findings(record, cells, "nb", "maj") == []
-    assert record["provenance"]["digest"] == record_digest(record)
+    assert record.digest_matches is True
     nb.cells[2].source += "\n# tuned afterwards"
     edited = [(i, cell_digest(c.source), c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     assert rules(evidence.provenance_findings(record, edited, "nb", "maj")) == {"provenance-mismatch"}
 
 
 def test_the_digest_sees_any_edit():
-    record = {"run": "r", "predictions": {"val": {"labels": [1, 2, 3]}}, "provenance": {"cells": ["a"]}}
+    record = minimal_record(provenance={"cells": ["a"]})
     record["provenance"]["digest"] = record_digest(record)
-    assert evidence.digest_findings(record, "r") == []
+    assert evidence.digest_findings(RunRecord.from_json(record, "r.json"), "r") == []
     record["predictions"]["val"]["labels"][1] = 9
-    assert rules(evidence.digest_findings(record, "r")) == {"record-digest"}
-    assert rules(evidence.digest_findings({"provenance": {}}, "r")) == {"provenance-missing"}
+    assert rules(evidence.digest_findings(RunRecord.from_json(record, "r.json"), "r")) == {"record-digest"}
+    record["provenance"]["digest"] = ""
+    assert rules(evidence.digest_findings(RunRecord.from_json(record, "r.json"), "r")) == {"provenance-missing"}
 
 
 def test_shared_run_pairs_and_the_agreement_matrix():

@@ -12,6 +12,7 @@ import nbformat
 import pytest
 
 from course.catalog import cached_course
+from course.runrecord import RunRecord
 from grader import artifacts, grade, nbgrader_course, perturb, simulated_class
 
 EXPECTED_RULES = {  # student -> a rule that must be found (layer/rule)
@@ -321,7 +322,7 @@ def test_corrupt_record_and_access_log(tmp_path, honest_record):
         0, {"split": "test", "op": "peek", "caller": "cell 3", "phase": "before_final_evaluation"}
     )
     record["calls"] = 2
-    found = {f.rule: f for f in artifacts.access_log_findings(record)}
+    found = {f.rule: f for f in artifacts.access_log_findings(RunRecord.from_json(record, "edited"))}
     assert (
         found["test-read-outside-final"].severity == "critical" and "cell 3" in found["test-read-outside-final"].message
     )

@@ -35,7 +35,7 @@ def _summary(root: Path, week: str) -> str:
 
 
 def _extra(root: Path, week: str, pipeline: str) -> dict:
-    return read_record(root / week / "runs" / f"{week}_{pipeline}_s42.json")["extra"]
+    return read_record(root / week / "runs" / f"{week}_{pipeline}_s42.json").extra
 
 
 def test_every_pipeline_recorded_and_summarised(semester):
@@ -81,7 +81,7 @@ def test_week4_analysis_and_calibration(semester):
     assert calibrated["ece_after"] < calibrated["ece_before"]
     encoder = read_record(root / "week4" / "runs" / "week4_encoder_s42.json")
     scaled = read_record(root / "week4" / "runs" / "week4_calibrated_s42.json")
-    assert encoder["predictions"] == scaled["predictions"], "temperature scaling never changes a prediction"
+    assert encoder.predictions == scaled.predictions, "temperature scaling never changes a prediction"
 
 
 def test_week5_variants_shrink_and_are_compared_with_full_precision(semester):
@@ -112,7 +112,7 @@ def test_week6_distillation_from_a_train_only_teacher(semester):
     assert distilled["loss"].startswith("kd(") and vanilla["loss"] == "cross_entropy"
     assert teacher["config"]["epochs"] == vanilla["config"]["epochs"] + 1
     for run in ("teacher", "distilled_student"):
-        log = read_record(root / "week6" / "runs" / f"week6_{run}_s42.json")["access_log"]
+        log = read_record(root / "week6" / "runs" / f"week6_{run}_s42.json").access_log
         test = [e for e in log if e["split"] == "test"]
         assert test and all(e["op"] == "final_evaluation" for e in test), f"{run}: test read only to be scored"
     assert list((root / "week6" / "checkpoints" / "teacher_logits").glob("teacher-*.npy")), "logits cached"

@@ -69,8 +69,8 @@ def full_evidence(g: Grading) -> None:
             certificate=verdict,
             smoke_val_macro_f1=smoke_val,
             band=band,
-            latency_ms=record.get("timings", {}).get("test", {}).get("ms_per_example"),
-            trainable_parameters=record.get("extra", {}).get("trainable_parameters"),
-            device=(record.get("provenance") or {}).get("device"),
+            latency_ms=record.ms_per_example("test"),
+            trainable_parameters=record.extra.get("trainable_parameters"),
+            device=record.provenance.get("device"),
         )
         g.result.metrics[e.name] = full.measured

@@ -98,14 +98,14 @@ def test_side(g: Grading) -> None:
     k = len(g.data.contract.labels)
     for e in [e for e in g.runs.values() if e.check.usable and e.name in g.replaced_runs and g.replaced_truth]:
         try:
-            pred = read_record(g.replaced_runs[e.name])["predictions"]["test"]
-            truth_repl = np.asarray([g.replaced_truth[i] for i in pred["ids"]])
+            pred = read_record(g.replaced_runs[e.name]).predictions["test"]
+            truth_repl = np.asarray([g.replaced_truth[i] for i in pred.ids])
         except (RecordError, KeyError, TypeError):
             continue  # the invariance layer already says the re-run's record is unusable
         sets = {
             "val": (g.data.splits.val["label"].to_numpy(), e.check.predictions["val"]),
             "test": (g.data.splits.test["label"].to_numpy(), e.check.predictions["test"]),
-            "replacements": (truth_repl, np.asarray(pred["labels"])),
+            "replacements": (truth_repl, np.asarray(pred.labels)),
         }
         for name, metric in (("accuracy", metrics.accuracy), ("macro-F1", metrics.macro_f1)):
             ci = {s: _interval(metric, t, p, k) for s, (t, p) in sets.items()}

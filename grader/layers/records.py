@@ -66,7 +66,9 @@ def invariance_findings(e: RunEvidence, replaced, ids: list[str]) -> list[Findin
         other = read_record(replaced)
     except RecordError as err:
         return [Finding("invariance", "invariance-missing", "major", str(err))]
-    theirs = dict(zip(other["predictions"]["val"]["ids"], other["predictions"]["val"]["labels"]))
+    if "val" not in other.predictions:
+        return [Finding("invariance", "invariance-missing", "major", f"{replaced.name}: no val predictions")]
+    theirs = dict(zip(other.predictions["val"].ids, other.predictions["val"].labels))
     if set(theirs) != set(ids):
         return [
             Finding(
@@ -95,8 +97,8 @@ def statistics(g: Grading) -> None:
     for e in _usable(g):
         measured, found = artifacts.statistics_findings(g.data, e.check, e.band)
         record = e.check.record
-        measured["latency_ms"] = record.get("timings", {}).get("test", {}).get("ms_per_example")
-        measured["trainable_parameters"] = record.get("extra", {}).get("trainable_parameters")
+        measured["latency_ms"] = record.ms_per_example("test")
+        measured["trainable_parameters"] = record.extra.get("trainable_parameters")
         measured["band"] = e.band
         e.measured = measured
         g.result.metrics[e.name] = measured
@@ -107,7 +109,7 @@ def consistency(g: Grading) -> None:
     """Numbers printed after the final evaluation or cited in the memo must match a measurement."""
     for e in _usable(g):
         backing = {split: e.measured[split] for split in ("val", "test")}
-        backing["extra"] = artifacts.reported_metrics(e.check.record.get("extra", {}))
+        backing["extra"] = artifacts.reported_metrics(e.check.record.extra)
         cells = memo_and_outputs(g.autograded / e.spec["notebook"])
         g.add(_of(e, artifacts.consistency_findings(cells, backing)))
 

@@ -37,6 +37,7 @@ import yaml
 
 SUITE = Path(__file__).with_name("leak_suite")
 ALARMS = ("critical", "major")
+RUNTIME_LAYERS = ("access-log", "invariance")  # what only running the notebook can find
 
 
 def load_suite(root: Path = SUITE) -> list[tuple[Path, nbformat.NotebookNode]]:
@@ -114,7 +115,11 @@ def grade_through_course(
         result = StudentResult.read(root / "results" / week_of[path] / student[path] / "results.json")
         found = {f.rule for f in result.findings}
         alarms = sorted({f.rule for f in result.findings if f.severity in ALARMS and f.layer in INTEGRITY_LAYERS})
-        rows.append(_row(path, nb, found, alarms))
+        row = _row(path, nb, found, alarms)
+        if result.status != "graded":  # a grading that broke proves nothing either way
+            row.update(ok=False, found=[*row["found"], f"grading {result.status}: {result.error}"])
+        row["runtime"] = sorted({f.rule for f in result.findings if f.layer in RUNTIME_LAYERS and f.severity in ALARMS})
+        rows.append(row)
     return rows, seconds
 
 
@@ -142,6 +147,10 @@ def report(rows: list[dict], seconds: float, what: str = "static analysis") -> s
         f"{len(plain)} notebooks do not use the course API)",
         f"{what}: {seconds * 1000:.1f} ms per notebook",
     ]
+    runtime = [r for r in rows if r.get("runtime")]
+    if runtime:
+        lines.append(f"alarms raised by the runtime layers: {len(runtime)} notebook(s)")
+        lines += [f"  {r['path']}: {', '.join(r['runtime'])}" for r in runtime]
     misses = [r for r in rows if not r["ok"]]
     lines += [
         f"  {'missed' if r['kind'] == 'leak' else 'false positive'}: {r['path']} expected {r['expected']}, "

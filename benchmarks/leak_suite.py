@@ -83,20 +83,20 @@ def grade_through_course(
 ) -> tuple[list[dict], float]:
     """Every notebook handed in as its week's lab and graded by `course grade`; one row per notebook from
     the results it wrote, and the wall seconds per submission."""
-    from course.resources import data_path
     from grader import nbgrader_course
+    from grader.grade import load_spec
     from grader.results import INTEGRITY_LAYERS, StudentResult
 
     week_of = {path: nb.metadata["leak_suite"]["week"].replace("plain", "week1") for path, nb in suite}
     weeks = sorted(set(week_of.values()))
     root = nbgrader_course.init_course(workdir / "course", weeks)
-    official = yaml.safe_load(data_path("assignments", "grading.yaml").read_text(encoding="utf-8"))
     specs = {}
     for week in weeks:
         nbgrader_course.release(root, week)
         lab = f"{week}_lab.ipynb"
-        runs = {run: spec for run, spec in official[week]["runs"].items() if spec["notebook"] == lab}
-        specs[week] = {"notebooks": [lab], "runs": runs, "checks": official[week]["checks"]}
+        official = load_spec(week)  # the project's grading.yaml, narrowed to the lab
+        runs = {run: spec for run, spec in official["runs"].items() if spec["notebook"] == lab}
+        specs[week] = {"notebooks": [lab], "runs": runs, "checks": official["checks"]}
     (root / "grading.yaml").write_text(yaml.safe_dump(specs), encoding="utf-8")
     student = {path: f"s{i:02d}" for i, (path, _) in enumerate(suite)}
     for path, _ in suite:
@@ -123,7 +123,7 @@ def grade_through_course(
     return rows, seconds
 
 
-def report(rows: list[dict], seconds: float, what: str = "static analysis") -> str:
+def report(rows: list[dict], seconds: float, what: str) -> str:
     """Recall per category and overall, false positives, and time per notebook, as printed lines."""
     lines = [f"{'category':20s} {'leaks':>5s} {'found':>5s} {'recall':>6s} {'honest':>6s} {'FP':>3s}"]
     by = defaultdict(list)

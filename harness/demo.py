@@ -220,9 +220,8 @@ def grade_simulated_class(root: Path, workers: int = 2) -> list:
 def grade_full_class(root: Path, work: Path, workers: int = 2) -> tuple[list, Path]:
     """Week 1 on full evidence: each student hands in their executed notebook and its runs/ (two real
     full-like runs, the rest forged from them), graded and ranked on the recomputed full numbers."""
-    import json
-
     from grader import grade, simulated_full_class
+    from grader.shared_runs import read_flags
     from leaderboard.site import build_site
 
     start = time.perf_counter()
@@ -235,7 +234,7 @@ def grade_full_class(root: Path, work: Path, workers: int = 2) -> tuple[list, Pa
                 f"  {r.student}: full val macro-F1 {m['val']['macro_f1']:.4f} (the grader's smoke re-run: "
                 f"{m['smoke_val_macro_f1']:.4f}), certificate {m['certificate']}"
             )
-    for flag in json.loads((root / "results" / "week1" / "shared_runs.json").read_text(encoding="utf-8")):
+    for flag in read_flags(root, "week1"):
         print(f"  shared-run review flag: {flag['message']}")
     index = build_site(root, root.parent / "full_site")
     print(
